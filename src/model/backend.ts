@@ -1,0 +1,96 @@
+/**
+ * tfjs backend selection. Every entry point calls `initBackend` once before touching tensors.
+ * Order for `auto`: node-gpu > node > webgpu > wasm > cpu (the first that initialises).
+ * tfjs-node / tfjs-node-gpu are optionalDependencies and are only imported when asked for or
+ * when `auto` finds them installed; webgpu needs Dawn's `webgpu` package and a GPU adapter.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+
+export const BACKENDS = ['auto', 'wasm', 'cpu', 'webgpu', 'node', 'node-gpu'] as const;
+export type BackendName = (typeof BACKENDS)[number];
+
+const require = createRequire(import.meta.url);
+
+async function tryNode(gpu: boolean): Promise<string | null> {
+  const pkg = gpu ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node';
+  try {
+    await import(pkg);
+  } catch {
+    return null;
+  }
+  const name = gpu ? 'tensorflow' : 'tensorflow';
+  return (await tf.setBackend(name)) ? name : null;
+}
+
+async function tryWebgpu(): Promise<string | null> {
+  try {
+    const nav = globalThis.navigator as unknown as { gpu?: unknown } | undefined;
+    if (!nav?.gpu) {
+      const webgpuPkg = 'webgpu';
+      const dawn = (await import(webgpuPkg)) as { create: (flags: string[]) => unknown; globals: object };
+      Object.assign(globalThis, dawn.globals);
+      const gpu = dawn.create([]);
+      if (!globalThis.navigator) {
+        Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true });
+      } else {
+        Object.defineProperty(globalThis.navigator, 'gpu', { value: gpu, configurable: true });
+      }
+    }
+    await import('@tensorflow/tfjs-backend-webgpu');
+    return (await tf.setBackend('webgpu')) ? 'webgpu' : null;
+  } catch {
+    return null;
+  }
+}
+
+async function tryWasm(): Promise<string | null> {
+  try {
+    const wasm = await import('@tensorflow/tfjs-backend-wasm');
+    const dir = dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json'));
+    wasm.setWasmPaths(join(dir, 'dist') + '/');
+    return (await tf.setBackend('wasm')) ? 'wasm' : null;
+  } catch {
+    return null;
+  }
+}
+
+async function tryCpu(): Promise<string | null> {
+  return (await tf.setBackend('cpu')) ? 'cpu' : null;
+}
+
+let active: string | null = null;
+
+/** Initialise (once) and return the tfjs backend's name. Throws naming the backend when a
+ * requested one cannot start. */
+export async function initBackend(name: BackendName = 'auto'): Promise<string> {
+  if (active && (name === 'auto' || name === active || (name === 'node' && active === 'tensorflow'))) return active;
+  const tries: Record<Exclude<BackendName, 'auto'>, () => Promise<string | null>> = {
+    'node-gpu': () => tryNode(true),
+    node: () => tryNode(false),
+    webgpu: tryWebgpu,
+    wasm: tryWasm,
+    cpu: tryCpu,
+  };
+  const order: Exclude<BackendName, 'auto'>[] =
+    name === 'auto' ? ['node-gpu', 'node', 'webgpu', 'wasm', 'cpu'] : [name];
+  // `auto` skips webgpu unless asked: probing Dawn on a machine with no GPU is slow and noisy.
+  for (const b of order) {
+    if (name === 'auto' && b === 'webgpu' && !process.env.CIRCUITSCOPE_TRY_WEBGPU) continue;
+    const got = await tries[b]();
+    if (got) {
+      await tf.ready();
+      active = got;
+      return got;
+    }
+  }
+  throw new Error(`backend: '${name}' could not be initialised` +
+    (name === 'node' || name === 'node-gpu' ? ' (install @tensorflow/tfjs-node or -node-gpu)' : ''));
+}
+
+export function backendName(): string {
+  return active ?? tf.getBackend();
+}
+
+export { tf };
