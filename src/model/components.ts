@@ -1,0 +1,91 @@
+/**
+ * The transformer's pieces as pure tensor functions. Shapes use B batch, T positions, H heads,
+ * D dModel, Dh dHead, M dMlp, V vocab. The HookedTransformer composes them with hook points; the
+ * patching engine composes them with per-receiver inputs.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { ActFn, ModelConfig } from './config.js';
+
+/** LayerNorm over the last axis. `w`/`b` null gives LNPre (centre and scale only). */
+export function layerNorm(x: tf.Tensor, w: tf.Tensor | null, b: tf.Tensor | null, eps: number): { scale: tf.Tensor; out: tf.Tensor } {
+  const centered = tf.sub(x, tf.mean(x, -1, true));
+  const scale = tf.sqrt(tf.add(tf.mean(tf.square(centered), -1, true), eps));
+  let out = tf.div(centered, scale);
+  if (w) out = tf.mul(out, w);
+  if (b) out = tf.add(out, b);
+  return { scale, out };
+}
+
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+
+export function activation(x: tf.Tensor, fn: ActFn): tf.Tensor {
+  switch (fn) {
+    case 'relu':
+      return tf.relu(x);
+    case 'gelu':
+      // exact GELU: 0.5 x (1 + erf(x / sqrt 2))
+      return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.div(x, Math.SQRT2))));
+    case 'gelu_new':
+    case 'gelu_fast': {
+      const inner = tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), SQRT_2_OVER_PI);
+      return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(inner)));
+    }
+  }
+}
+
+/** [..., D] x [D, N] -> [..., N] via one 2-D matmul. */
+export function linear(x: tf.Tensor, w: tf.Tensor2D, b?: tf.Tensor | null): tf.Tensor {
+  const lead = x.shape.slice(0, -1);
+  const d = x.shape[x.rank - 1];
+  let y: tf.Tensor = tf.matMul(tf.reshape(x, [-1, d]) as tf.Tensor2D, w);
+  if (b) y = tf.add(y, b);
+  return tf.reshape(y, [...lead, w.shape[1]]);
+}
+
+/** Per-head projection: x [B,T,H,D] with W [H,D,Dh] -> [B,T,H,Dh] (each head reads its own input). */
+export function perHeadIn(x: tf.Tensor4D, w: tf.Tensor3D, b?: tf.Tensor | null): tf.Tensor4D {
+  const [B, T, H, D] = x.shape;
+  const xh = tf.reshape(tf.transpose(x, [2, 0, 1, 3]), [H, B * T, D]) as tf.Tensor3D;
+  const y = tf.matMul(xh, w); // [H, B*T, Dh]
+  let out = tf.transpose(tf.reshape(y, [H, B, T, w.shape[2]]), [1, 2, 0, 3]) as tf.Tensor4D;
+  if (b) out = tf.add(out, b) as tf.Tensor4D;
+  return out;
+}
+
+/** Per-head output: z [B,T,H,Dh] with W_O [H,Dh,D] -> result [B,T,H,D] (no b_O). */
+export function perHeadOut(z: tf.Tensor4D, wO: tf.Tensor3D): tf.Tensor4D {
+  const [B, T, H, Dh] = z.shape;
+  const zh = tf.reshape(tf.transpose(z, [2, 0, 1, 3]), [H, B * T, Dh]) as tf.Tensor3D;
+  const y = tf.matMul(zh, wO); // [H, B*T, D]
+  return tf.transpose(tf.reshape(y, [H, B, T, wO.shape[2]]), [1, 2, 0, 3]) as tf.Tensor4D;
+}
+
+const maskCache = new Map<number, tf.Tensor>();
+/** Lower-triangular boolean mask [1,1,T,T] (true = may attend). Cached per T, never disposed. */
+export function causalMask(T: number): tf.Tensor {
+  let m = maskCache.get(T);
+  if (!m || m.isDisposed) {
+    m = tf.tidy(() => tf.reshape(tf.cast(tf.linalg.bandPart(tf.ones([T, T]), -1, 0), 'bool'), [1, 1, T, T]));
+    tf.keep(m);
+    maskCache.set(T, m);
+  }
+  return m;
+}
+
+/** Attention scores (masked) and pattern from q,k [B,T,H,Dh]. */
+export function attentionPattern(q: tf.Tensor4D, k: tf.Tensor4D, cfg: ModelConfig): { scores: tf.Tensor4D; pattern: tf.Tensor4D } {
+  const T = q.shape[1];
+  const qh = tf.transpose(q, [0, 2, 1, 3]); // [B,H,T,Dh]
+  const kh = tf.transpose(k, [0, 2, 1, 3]);
+  let raw = tf.matMul(qh, kh, false, true);
+  if (cfg.attnScale !== 1) raw = tf.div(raw, cfg.attnScale);
+  const scores = tf.where(causalMask(T), raw, tf.scalar(cfg.attnIgnore)) as tf.Tensor4D;
+  const pattern = tf.softmax(scores, -1) as tf.Tensor4D;
+  return { scores, pattern };
+}
+
+/** z [B,T,H,Dh] = pattern [B,H,Tq,Tk] @ v [B,T,H,Dh]. */
+export function attendValues(pattern: tf.Tensor4D, v: tf.Tensor4D): tf.Tensor4D {
+  const vh = tf.transpose(v, [0, 2, 1, 3]);
+  return tf.transpose(tf.matMul(pattern, vh), [0, 2, 1, 3]) as tf.Tensor4D;
+}

@@ -1,0 +1,298 @@
+/**
+ * HookedTransformer: a TransformerLens-style transformer on tfjs. It owns its parameter
+ * tensors (dispose() frees them). forward / runWithCache / runWithHooks take tokens
+ * [batch, pos] and return logits [batch, pos, dVocabOut]; each layer runs in its own tf.tidy
+ * (the wasm heap is bounded), so only the residual stream and requested activations survive.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { ModelConfig } from './config.js';
+import type { StateDict } from './weights.js';
+import { validateStateDict } from './weights.js';
+import { hook } from './hook-names.js';
+import { activation, attendValues, attentionPattern, layerNorm, linear, perHeadIn, perHeadOut } from './components.js';
+
+export type HookFn = (x: tf.Tensor, name: string) => tf.Tensor | void;
+export type HookSpec = [name: string | ((name: string) => boolean), fn: HookFn];
+export type NamesFilter = string[] | ((name: string) => boolean);
+
+export interface LayerParams {
+  ln1w: tf.Tensor1D | null; ln1b: tf.Tensor1D | null;
+  ln2w: tf.Tensor1D | null; ln2b: tf.Tensor1D | null;
+  WQ: tf.Tensor3D; WK: tf.Tensor3D; WV: tf.Tensor3D; // [H, D, Dh]
+  bQ: tf.Tensor2D; bK: tf.Tensor2D; bV: tf.Tensor2D; // [H, Dh]
+  WO: tf.Tensor3D; bO: tf.Tensor1D; // [H, Dh, D], [D]
+  /** fused [D, 3*H*Dh] q|k|v projection and its bias, for the unsplit fast path */
+  WQKV: tf.Tensor2D; bQKV: tf.Tensor1D;
+  WOflat: tf.Tensor2D; // [H*Dh, D]
+  Win: tf.Tensor2D | null; bin: tf.Tensor1D | null; Wout: tf.Tensor2D | null; bout: tf.Tensor1D | null;
+}
+
+export interface ModelParams {
+  WE: tf.Tensor2D; Wpos: tf.Tensor2D;
+  layers: LayerParams[];
+  lnfw: tf.Tensor1D | null; lnfb: tf.Tensor1D | null;
+  WU: tf.Tensor2D; bU: tf.Tensor1D;
+}
+
+/** Activations kept by runWithCache; owns its tensors. */
+export class ActivationCache {
+  constructor(readonly tensors: Map<string, tf.Tensor>) {}
+  get(name: string): tf.Tensor {
+    const t = this.tensors.get(name);
+    if (!t) throw new Error(`cache: no activation '${name}' (cached: ${[...this.tensors.keys()].slice(0, 8).join(', ')}${this.tensors.size > 8 ? ', ...' : ''})`);
+    return t;
+  }
+  has(name: string): boolean { return this.tensors.has(name); }
+  keys(): string[] { return [...this.tensors.keys()]; }
+  dispose(): void { for (const t of this.tensors.values()) t.dispose(); this.tensors.clear(); }
+}
+
+interface RunCtx {
+  hooks: HookSpec[];
+  cache: Map<string, tf.Tensor> | null;
+  filter: ((name: string) => boolean) | null;
+}
+
+function matches(sel: string | ((n: string) => boolean), name: string): boolean {
+  return typeof sel === 'string' ? sel === name : sel(name);
+}
+
+export class HookedTransformer {
+  private disposed = false;
+  private constructor(readonly cfg: ModelConfig, readonly params: ModelParams, readonly processing: readonly string[]) {}
+
+  /** Build from a TransformerLens-named state dict (validated against cfg). */
+  static fromStateDict(cfg: ModelConfig, sd: StateDict, opts: { source?: string; processing?: readonly string[] } = {}): HookedTransformer {
+    const v = validateStateDict(cfg, sd, opts.source ?? cfg.modelName);
+    const t = (name: string) => { const h = v.get(name)!; return tf.tensor(h.data, h.shape as number[], 'float32'); };
+    const opt = (name: string) => (v.has(name) ? t(name) : null);
+    const { nHeads: H, dHead: Dh, dModel: D } = cfg;
+    const layers: LayerParams[] = [];
+    for (let l = 0; l < cfg.nLayers; l++) {
+      const p = `blocks.${l}`;
+      const WQ = t(`${p}.attn.W_Q`) as tf.Tensor3D, WK = t(`${p}.attn.W_K`) as tf.Tensor3D, WV = t(`${p}.attn.W_V`) as tf.Tensor3D;
+      const bQ = t(`${p}.attn.b_Q`) as tf.Tensor2D, bK = t(`${p}.attn.b_K`) as tf.Tensor2D, bV = t(`${p}.attn.b_V`) as tf.Tensor2D;
+      const WO = t(`${p}.attn.W_O`) as tf.Tensor3D;
+      const [WQKV, bQKV, WOflat] = tf.tidy(() => {
+        const flat = (w: tf.Tensor3D) => tf.reshape(tf.transpose(w, [1, 0, 2]), [D, H * Dh]);
+        return [
+          tf.concat([flat(WQ), flat(WK), flat(WV)], 1) as tf.Tensor2D,
+          tf.concat([tf.reshape(bQ, [-1]), tf.reshape(bK, [-1]), tf.reshape(bV, [-1])]) as tf.Tensor1D,
+          tf.reshape(WO, [H * Dh, D]) as tf.Tensor2D,
+        ];
+      });
+      layers.push({
+        ln1w: opt(`${p}.ln1.w`) as tf.Tensor1D | null, ln1b: opt(`${p}.ln1.b`) as tf.Tensor1D | null,
+        ln2w: opt(`${p}.ln2.w`) as tf.Tensor1D | null, ln2b: opt(`${p}.ln2.b`) as tf.Tensor1D | null,
+        WQ, WK, WV, bQ, bK, bV, WO, bO: t(`${p}.attn.b_O`) as tf.Tensor1D, WQKV, bQKV, WOflat,
+        Win: opt(`${p}.mlp.W_in`) as tf.Tensor2D | null, bin: opt(`${p}.mlp.b_in`) as tf.Tensor1D | null,
+        Wout: opt(`${p}.mlp.W_out`) as tf.Tensor2D | null, bout: opt(`${p}.mlp.b_out`) as tf.Tensor1D | null,
+      });
+    }
+    const params: ModelParams = {
+      WE: t('embed.W_E') as tf.Tensor2D, Wpos: t('pos_embed.W_pos') as tf.Tensor2D, layers,
+      lnfw: opt('ln_final.w') as tf.Tensor1D | null, lnfb: opt('ln_final.b') as tf.Tensor1D | null,
+      WU: t('unembed.W_U') as tf.Tensor2D, bU: t('unembed.b_U') as tf.Tensor1D,
+    };
+    return new HookedTransformer(cfg, params, Object.freeze([...(opts.processing ?? [])]));
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    const all: (tf.Tensor | null)[] = [this.params.WE, this.params.Wpos, this.params.lnfw, this.params.lnfb, this.params.WU, this.params.bU];
+    for (const l of this.params.layers) all.push(...Object.values(l));
+    for (const t of all) t?.dispose();
+  }
+
+  /** Token ids [B, T] as an int32 tensor; validates ids and length against the config. */
+  toTokenTensor(tokens: number[][] | tf.Tensor2D): tf.Tensor2D {
+    if (tokens instanceof tf.Tensor) {
+      if (tokens.rank !== 2) throw new Error(`model: tokens must be [batch, pos], got rank ${tokens.rank}`);
+      if (tokens.shape[1] > this.cfg.nCtx) throw new Error(`model: sequence length ${tokens.shape[1]} exceeds nCtx ${this.cfg.nCtx}`);
+      return tokens.dtype === 'int32' ? tokens.clone() : tf.cast(tokens, 'int32');
+    }
+    if (tokens.length === 0) throw new Error('model: empty token batch');
+    const T = tokens[0].length;
+    if (T === 0) throw new Error('model: empty sequence');
+    if (T > this.cfg.nCtx) throw new Error(`model: sequence length ${T} exceeds nCtx ${this.cfg.nCtx}`);
+    const flat = new Int32Array(tokens.length * T);
+    tokens.forEach((row, i) => {
+      if (row.length !== T) throw new Error(`model: token rows differ in length (row 0 has ${T}, row ${i} has ${row.length})`);
+      row.forEach((id, j) => {
+        if (!Number.isInteger(id) || id < 0 || id >= this.cfg.dVocab) throw new Error(`model: token id ${id} at [${i}, ${j}] is outside the vocabulary [0, ${this.cfg.dVocab})`);
+        flat[i * T + j] = id;
+      });
+    });
+    return tf.tensor2d(flat, [tokens.length, T], 'int32');
+  }
+
+  forward(tokens: number[][] | tf.Tensor2D): tf.Tensor3D {
+    return this.run(tokens, { hooks: [], cache: null, filter: null });
+  }
+
+  runWithHooks(tokens: number[][] | tf.Tensor2D, hooks: HookSpec[]): tf.Tensor3D {
+    return this.run(tokens, { hooks, cache: null, filter: null });
+  }
+
+  /** Logits plus the activations whose names pass `names` (all when omitted). */
+  runWithCache(tokens: number[][] | tf.Tensor2D, opts: { names?: NamesFilter; hooks?: HookSpec[] } = {}): { logits: tf.Tensor3D; cache: ActivationCache } {
+    const names = opts.names;
+    const filter = !names ? () => true : Array.isArray(names) ? ((s: Set<string>) => (n: string) => s.has(n))(new Set(names)) : names;
+    const cache = new Map<string, tf.Tensor>();
+    try {
+      const logits = this.run(tokens, { hooks: opts.hooks ?? [], cache, filter });
+      return { logits, cache: new ActivationCache(cache) };
+    } catch (e) {
+      for (const t of cache.values()) t.dispose();
+      throw e;
+    }
+  }
+
+  /**
+   * Value of `metric(logits)` and its gradient with respect to the named activations (e.g.
+   * `blocks.0.hook_resid_pre`). Each named activation gets a zero offset tensor added at its
+   * hook point; the gradient with respect to the offset is the gradient with respect to the
+   * activation. Returns host-side scalars and tensors the caller owns.
+   */
+  gradients(tokens: number[][] | tf.Tensor2D, names: string[], metric: (logits: tf.Tensor3D) => tf.Scalar, hooks: HookSpec[] = []): { value: number; grads: Map<string, tf.Tensor> } {
+    // First pass: shapes of the named activations.
+    const shapes = new Map<string, number[]>();
+    const probe: HookSpec[] = names.map((n) => [n, (x: tf.Tensor) => { shapes.set(n, x.shape); }]);
+    tf.dispose(this.runWithHooks(tokens, [...hooks, ...probe]));
+    for (const n of names) if (!shapes.has(n)) throw new Error(`model: no hook point named '${n}'`);
+    const deltas = names.map((n) => tf.zeros(shapes.get(n)!));
+    try {
+      const f = (...ds: tf.Tensor[]) => {
+        const add: HookSpec[] = names.map((n, i) => [n, (x: tf.Tensor) => tf.add(x, ds[i])]);
+        return metric(this.runWithHooks(tokens, [...hooks, ...add]));
+      };
+      const { value, grads } = tf.valueAndGrads(f)(deltas);
+      const v = value.dataSync()[0];
+      value.dispose();
+      return { value: v, grads: new Map(names.map((n, i) => [n, grads[i]])) };
+    } finally {
+      tf.dispose(deltas);
+    }
+  }
+
+  private run(tokensIn: number[][] | tf.Tensor2D, ctx: RunCtx): tf.Tensor3D {
+    if (this.disposed) throw new Error('model: used after dispose()');
+    const cfg = this.cfg;
+    const P = this.params;
+    const wants = (name: string) => (ctx.cache !== null && ctx.filter!(name)) || ctx.hooks.some(([s]) => matches(s, name));
+    const hp = (name: string, x: tf.Tensor): tf.Tensor => {
+      let y = x;
+      for (const [sel, fn] of ctx.hooks) {
+        if (!matches(sel, name)) continue;
+        const r = fn(y, name);
+        if (r) {
+          if (r.shape.length !== y.shape.length || r.shape.some((s, i) => s !== y.shape[i])) {
+            throw new Error(`model: hook on '${name}' returned shape [${r.shape}] instead of [${y.shape}]`);
+          }
+          y = r;
+        }
+      }
+      if (ctx.cache && ctx.filter!(name)) {
+        // A hook point can fire more than once (ln1 in the split q/k/v path): the last value wins.
+        ctx.cache.get(name)?.dispose();
+        ctx.cache.set(name, tf.keep(y.clone()));
+      }
+      return y;
+    };
+
+    const tokens = this.toTokenTensor(tokensIn);
+    const [B, T] = tokens.shape;
+    const { nHeads: H, dModel: D, dHead: Dh } = cfg;
+    const shortformer = cfg.positionalEmbeddingType === 'shortformer';
+    let pos: tf.Tensor | null = null;
+    let resid = tf.tidy(() => {
+      const embed = hp(hook.embed, tf.gather(P.WE, tokens));
+      const p = hp(hook.posEmbed, tf.broadcastTo(tf.slice(P.Wpos, [0, 0], [T, D]), [B, T, D]));
+      if (shortformer) { pos = tf.keep(p); return embed; }
+      return tf.add(embed, p);
+    });
+    tokens.dispose();
+    try {
+      for (let l = 0; l < cfg.nLayers; l++) {
+        const L = P.layers[l];
+        const next = tf.tidy(() => {
+          const residPre = hp(hook.residPre(l), resid);
+          const ln = (x: tf.Tensor, w: tf.Tensor | null, b: tf.Tensor | null, scaleName: string, normName: string) => {
+            if (cfg.normalizationType === null) return x;
+            const r = layerNorm(x, w, b, cfg.eps);
+            hp(scaleName, r.scale);
+            return hp(normName, r.out);
+          };
+          const qkIn = shortformer ? tf.add(residPre, pos!) : residPre;
+          let q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D;
+          const split = wants(hook.qInput(l)) || wants(hook.kInput(l)) || wants(hook.vInput(l));
+          if (split) {
+            const tile = (x: tf.Tensor) => tf.tile(tf.expandDims(x, 2), [1, 1, H, 1]) as tf.Tensor4D;
+            const qi = hp(hook.qInput(l), tile(qkIn)) as tf.Tensor4D;
+            const ki = hp(hook.kInput(l), tile(qkIn)) as tf.Tensor4D;
+            const vi = hp(hook.vInput(l), tile(residPre)) as tf.Tensor4D;
+            const n = (x: tf.Tensor4D) => ln(x, L.ln1w, L.ln1b, hook.ln1Scale(l), hook.ln1Normalized(l)) as tf.Tensor4D;
+            q = perHeadIn(n(qi), L.WQ, L.bQ);
+            k = perHeadIn(n(ki), L.WK, L.bK);
+            v = perHeadIn(n(vi), L.WV, L.bV);
+          } else if (shortformer) {
+            const xqk = ln(qkIn, L.ln1w, L.ln1b, hook.ln1Scale(l), hook.ln1Normalized(l));
+            const xv = cfg.normalizationType === null ? residPre : layerNorm(residPre, L.ln1w, L.ln1b, cfg.eps).out;
+            const qk = linear(xqk, tf.slice(L.WQKV, [0, 0], [D, 2 * H * Dh]), tf.slice(L.bQKV, [0], [2 * H * Dh]));
+            q = tf.reshape(tf.slice(qk, [0, 0, 0], [B, T, H * Dh]), [B, T, H, Dh]);
+            k = tf.reshape(tf.slice(qk, [0, 0, H * Dh], [B, T, H * Dh]), [B, T, H, Dh]);
+            v = tf.reshape(linear(xv, tf.slice(L.WQKV, [0, 2 * H * Dh], [D, H * Dh]), tf.slice(L.bQKV, [2 * H * Dh], [H * Dh])), [B, T, H, Dh]);
+          } else {
+            const x = ln(residPre, L.ln1w, L.ln1b, hook.ln1Scale(l), hook.ln1Normalized(l));
+            const qkv = linear(x, L.WQKV, L.bQKV); // [B,T,3*H*Dh]
+            const part = (i: number) => tf.reshape(tf.slice(qkv, [0, 0, i * H * Dh], [B, T, H * Dh]), [B, T, H, Dh]) as tf.Tensor4D;
+            q = part(0); k = part(1); v = part(2);
+          }
+          q = hp(hook.q(l), q) as tf.Tensor4D;
+          k = hp(hook.k(l), k) as tf.Tensor4D;
+          v = hp(hook.v(l), v) as tf.Tensor4D;
+          const att = attentionPattern(q, k, cfg);
+          hp(hook.attnScores(l), att.scores);
+          const pattern = hp(hook.pattern(l), att.pattern) as tf.Tensor4D;
+          const z = hp(hook.z(l), attendValues(pattern, v)) as tf.Tensor4D;
+          let attnOut: tf.Tensor;
+          if (wants(hook.result(l))) {
+            const result = hp(hook.result(l), perHeadOut(z, L.WO));
+            attnOut = tf.add(tf.sum(result, 2), L.bO);
+          } else {
+            attnOut = linear(tf.reshape(z, [B, T, H * Dh]), L.WOflat, L.bO);
+          }
+          attnOut = hp(hook.attnOut(l), attnOut);
+          let residPost: tf.Tensor;
+          if (cfg.attnOnly) {
+            residPost = tf.add(residPre, attnOut);
+          } else {
+            const residMid = hp(hook.residMid(l), tf.add(residPre, attnOut));
+            const mlpIn = hp(hook.mlpIn(l), residMid);
+            const x = ln(mlpIn, L.ln2w, L.ln2b, hook.ln2Scale(l), hook.ln2Normalized(l));
+            const pre = hp(hook.mlpPre(l), linear(x, L.Win!, L.bin));
+            const post = hp(hook.mlpPost(l), activation(pre, cfg.actFn!));
+            const mlpOut = hp(hook.mlpOut(l), linear(post, L.Wout!, L.bout));
+            residPost = tf.add(residMid, mlpOut);
+          }
+          return hp(hook.residPost(l), residPost);
+        });
+        resid.dispose();
+        resid = next;
+      }
+      return tf.tidy(() => {
+        let x: tf.Tensor = resid;
+        if (cfg.normalizationType !== null) {
+          const r = layerNorm(resid, P.lnfw, P.lnfb, cfg.eps);
+          hp(hook.lnFinalScale, r.scale);
+          x = hp(hook.lnFinalNormalized, r.out);
+        }
+        return linear(x, P.WU, P.bU) as tf.Tensor3D;
+      });
+    } finally {
+      resid.dispose();
+      (pos as tf.Tensor | null)?.dispose();
+    }
+  }
+}
