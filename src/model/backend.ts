@@ -26,16 +26,17 @@ async function tryNode(gpu: boolean): Promise<string | null> {
 
 async function tryWebgpu(): Promise<string | null> {
   try {
-    const nav = globalThis.navigator as unknown as { gpu?: unknown } | undefined;
+    const g = globalThis as unknown as Record<string, unknown>;
+    const nav = g.navigator as { gpu?: unknown } | undefined;
     if (!nav?.gpu) {
       const webgpuPkg = 'webgpu';
       const dawn = (await import(webgpuPkg)) as { create: (flags: string[]) => unknown; globals: object };
       Object.assign(globalThis, dawn.globals);
       const gpu = dawn.create([]);
-      if (!globalThis.navigator) {
+      if (!g.navigator) {
         Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true });
       } else {
-        Object.defineProperty(globalThis.navigator, 'gpu', { value: gpu, configurable: true });
+        Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
       }
     }
     await import('@tensorflow/tfjs-backend-webgpu');

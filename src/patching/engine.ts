@@ -1,0 +1,294 @@
+/**
+ * The edge-masked forward (DESIGN.md "The edge-masked forward"). For a circuit C every
+ * receiver r reads
+ *   x_r = base_r + sum_u m[r,u] * (out_u(patched) - out_u(ablated))
+ * where base_r = constants (biases) + sum_u out_u(ablated) is fixed per receiver layer, and
+ * out_u(ablated) comes from one cached run on the corrupted batch (resample), zeros (zero) or
+ * the per-position mean over a reference batch (mean). With every edge this is the clean run,
+ * with none the ablated run.
+ *
+ * Many circuits run in one batched forward: masks [C, R, S] and per-sender-group deltas
+ * [C, n_g, B*T*D], one matmul per (receiver block, sender group). A `Prefix` caches the deltas
+ * of the groups computed before a stage, so circuits that differ only in edges into later
+ * receivers recompute from that stage on (ACDC's layer-resumed evaluation).
+ *
+ * Stages: 2L = attention of layer L (its q/k/v receivers), 2L+1 = MLP L, 2*nLayers = logits.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { HookedTransformer } from '../model/transformer.js';
+import { hook } from '../model/hook-names.js';
+import { activation, attendValues, attentionPattern, layerNorm, linear, perHeadIn, perHeadOut } from '../model/components.js';
+import { buildLayout, fullMask, type PatchLayout } from './layout.js';
+
+export type Ablation =
+  | { kind: 'resample'; corrupt: number[][] }
+  | { kind: 'zero' }
+  | { kind: 'mean'; reference: number[][] };
+
+export interface EngineOptions {
+  splitEmbed?: boolean;
+  /** positions whose logits are returned, per row (same count per row); default: every position */
+  positions?: number[][];
+}
+
+interface Group { col: number; n: number; delta: tf.Tensor3D /* [C|1, n, B*T*D] */ }
+
+/** Deltas of the sender groups produced before `stage`, for one circuit. Owns its tensors. */
+export class Prefix {
+  constructor(readonly mask: Float32Array, readonly stage: number, readonly groups: Group[]) {}
+  dispose(): void { for (const g of this.groups) g.delta.dispose(); this.groups.length = 0; }
+}
+
+export class PatchingEngine {
+  readonly layout: PatchLayout;
+  readonly B: number;
+  readonly T: number;
+  readonly K: number;
+  private readonly exists: tf.Tensor2D; // [R, S] structural adjacency
+  private readonly existsHost: Float32Array;
+  private readonly held: tf.Tensor[] = [];
+  private embedGroup!: Group;
+  private scHeads: tf.Tensor[] = []; // [1,B,T,H,D]
+  private scMlp: tf.Tensor[] = []; // [1,B,T,D]
+  private baseAttn: tf.Tensor[] = []; // [B,T,D]
+  private baseMlp: tf.Tensor[] = [];
+  private baseLogits!: tf.Tensor;
+  private qkExtra: tf.Tensor | null = null; // shortformer: added to q/k inputs
+  private posIdx!: tf.Tensor1D; // flat indices into B*T
+  private disposed = false;
+
+  constructor(readonly model: HookedTransformer, readonly clean: number[][], readonly ablation: Ablation, opts: EngineOptions = {}) {
+    const cfg = model.cfg;
+    this.layout = buildLayout(cfg, opts.splitEmbed ?? false);
+    this.B = clean.length;
+    this.T = clean[0]?.length ?? 0;
+    if (this.B === 0 || this.T === 0) throw new Error('patching: empty clean batch');
+    if (ablation.kind === 'resample') {
+      const c = ablation.corrupt;
+      if (c.length !== this.B || c.some((r) => r.length !== this.T)) {
+        throw new Error(`patching: corrupted batch is [${c.length}, ${c[0]?.length}] but the clean batch is [${this.B}, ${this.T}]; they must match`);
+      }
+    }
+    if (ablation.kind === 'mean' && ablation.reference.some((r) => r.length !== this.T)) {
+      throw new Error(`patching: mean-ablation reference rows must have ${this.T} tokens`);
+    }
+    const positions = opts.positions ?? clean.map(() => Array.from({ length: this.T }, (_, i) => i));
+    if (positions.length !== this.B) throw new Error(`patching: positions has ${positions.length} rows, batch has ${this.B}`);
+    this.K = positions[0].length;
+    const flat: number[] = [];
+    positions.forEach((row, b) => {
+      if (row.length !== this.K) throw new Error('patching: every row needs the same number of positions');
+      for (const p of row) {
+        if (!Number.isInteger(p) || p < 0 || p >= this.T) throw new Error(`patching: position ${p} of row ${b} is outside [0, ${this.T})`);
+        flat.push(b * this.T + p);
+      }
+    });
+    this.posIdx = this.hold(tf.tensor1d(flat, 'int32'));
+    this.existsHost = fullMask(this.layout);
+    this.exists = this.hold(tf.tensor2d(this.existsHost, [this.layout.receivers.length, this.layout.senders.length]));
+    this.setup();
+  }
+
+  private hold<T extends tf.Tensor>(t: T): T { this.held.push(tf.keep(t)); return t; }
+
+  /** Sender outputs of a run, named like the graph's groups. */
+  private senderOutputs(tokens: number[][]): { embed: tf.Tensor; pos: tf.Tensor; heads: tf.Tensor[]; mlps: tf.Tensor[] } {
+    const cfg = this.model.cfg;
+    const names: string[] = [hook.embed, hook.posEmbed];
+    for (let l = 0; l < cfg.nLayers; l++) { names.push(hook.result(l)); if (!cfg.attnOnly) names.push(hook.mlpOut(l)); }
+    const { logits, cache } = this.model.runWithCache(tokens, { names });
+    logits.dispose();
+    const take = (n: string) => { const t = cache.get(n); cache.tensors.delete(n); return t; };
+    const out = {
+      embed: take(hook.embed), pos: take(hook.posEmbed),
+      heads: Array.from({ length: cfg.nLayers }, (_, l) => take(hook.result(l))),
+      // An MLP sender's output excludes b_out (a constant, like b_O), as a head's excludes b_O.
+      mlps: cfg.attnOnly ? [] : Array.from({ length: cfg.nLayers }, (_, l) => {
+        const t = take(hook.mlpOut(l));
+        const y = tf.sub(t, this.model.params.layers[l].bout!);
+        t.dispose();
+        return y;
+      }),
+    };
+    cache.dispose();
+    return out;
+  }
+
+  private setup(): void {
+    const cfg = this.model.cfg;
+    const { B, T } = this;
+    const D = cfg.dModel;
+    const shortformer = cfg.positionalEmbeddingType === 'shortformer';
+    const split = this.layout.splitEmbed;
+    const P = this.model.params;
+
+    const cleanOut = this.senderOutputs(this.clean);
+    let ab: { embed: tf.Tensor; pos: tf.Tensor; heads: tf.Tensor[]; mlps: tf.Tensor[] };
+    if (this.ablation.kind === 'resample') ab = this.senderOutputs(this.ablation.corrupt);
+    else if (this.ablation.kind === 'mean') {
+      const r = this.senderOutputs(this.ablation.reference);
+      const m = (t: tf.Tensor) => { const y = tf.tidy(() => tf.tile(tf.mean(t, 0, true), [B, ...t.shape.slice(1).map(() => 1)])); t.dispose(); return y; };
+      ab = { embed: m(r.embed), pos: m(r.pos), heads: r.heads.map(m), mlps: r.mlps.map(m) };
+    } else {
+      const z = (t: tf.Tensor) => { const y = tf.zerosLike(t); t.dispose(); return y; };
+      ab = { embed: z(cleanOut.embed.clone()), pos: z(cleanOut.pos.clone()), heads: cleanOut.heads.map((t) => z(t.clone())), mlps: cleanOut.mlps.map((t) => z(t.clone())) };
+    }
+
+    tf.tidy(() => {
+      const BTD = B * T * D;
+      // Embedding senders: [input] or [tok, pos].
+      const sp: tf.Tensor[] = [], sc: tf.Tensor[] = [];
+      if (split) { sp.push(cleanOut.embed, cleanOut.pos); sc.push(ab.embed, ab.pos); }
+      else if (shortformer) { sp.push(cleanOut.embed); sc.push(ab.embed); }
+      else { sp.push(tf.add(cleanOut.embed, cleanOut.pos)); sc.push(tf.add(ab.embed, ab.pos)); }
+      const delta = tf.stack(sp.map((p, i) => tf.reshape(tf.sub(p, sc[i]), [BTD]))).reshape([1, sp.length, BTD]) as tf.Tensor3D;
+      this.embedGroup = { col: 0, n: sp.length, delta: this.hold(delta) };
+      if (shortformer) this.qkExtra = this.hold(split ? ab.pos.clone() : cleanOut.pos.clone());
+      // Constant part of each receiver block's input.
+      let base: tf.Tensor = shortformer ? ab.embed : split ? tf.add(ab.embed, ab.pos) : sc[0];
+      for (let l = 0; l < cfg.nLayers; l++) {
+        this.baseAttn.push(this.hold(tf.reshape(base, [B, T, D])));
+        const heads = ab.heads[l]; // [B,T,H,D]
+        this.scHeads.push(this.hold(tf.expandDims(heads, 0)));
+        base = tf.add(tf.add(base, tf.sum(heads, 2)), P.layers[l].bO);
+        if (!cfg.attnOnly) {
+          this.baseMlp.push(this.hold(tf.reshape(base, [B, T, D])));
+          this.scMlp.push(this.hold(tf.expandDims(ab.mlps[l], 0)));
+          base = tf.add(tf.add(base, ab.mlps[l]), P.layers[l].bout!);
+        }
+      }
+      this.baseLogits = this.hold(tf.reshape(base, [B, T, D]));
+    });
+    tf.dispose([cleanOut.embed, cleanOut.pos, ...cleanOut.heads, ...cleanOut.mlps, ab.embed, ab.pos, ...ab.heads, ...ab.mlps]);
+  }
+
+  /** Full-graph mask (the clean model). */
+  fullMask(): Float32Array { return this.existsHost.slice(); }
+
+  /** Logits [C, B, K, V] for each circuit mask (see layout.ts for the mask layout). */
+  run(masks: Float32Array[], opts: { from?: Prefix } = {}): tf.Tensor4D {
+    return this.forward(masks, opts.from ?? null, null) as tf.Tensor4D;
+  }
+
+  /** Run one circuit up to `stage` and keep the sender deltas computed before it. */
+  prefix(mask: Float32Array, stage: number): Prefix {
+    const groups: Group[] = [];
+    this.forward([mask], null, { stage, groups });
+    return new Prefix(mask.slice(), stage, groups);
+  }
+
+  private checkPrefix(masks: Float32Array[], p: Prefix): void {
+    // Rows of receivers in stages before p.stage must agree with the prefix's mask.
+    const S = this.layout.senders.length;
+    const lastRow = this.firstRowOfStage(p.stage);
+    for (const m of masks) for (let i = 0; i < lastRow * S; i++) {
+      if (m[i] !== p.mask[i] && this.existsHost[i] === 1) {
+        throw new Error(`patching: circuit differs from the cached prefix at edge ${this.layout.senders[i % S]}->${this.layout.receivers[Math.floor(i / S)]} (before stage ${p.stage})`);
+      }
+    }
+  }
+
+  /** First receiver row read at or after `stage`. */
+  firstRowOfStage(stage: number): number {
+    const L = Math.floor(stage / 2);
+    if (L >= this.model.cfg.nLayers) return this.layout.logitsRow;
+    return stage % 2 === 0 ? this.layout.attnRow(L) : this.layout.mlpRow(L);
+  }
+
+  /** Stage that reads receiver row r. */
+  stageOfRow(r: number): number {
+    const cfg = this.model.cfg;
+    if (r === this.layout.logitsRow) return 2 * cfg.nLayers;
+    const per = 3 * cfg.nHeads + (cfg.attnOnly ? 0 : 1);
+    const L = Math.floor(r / per);
+    return r - L * per === 3 * cfg.nHeads ? 2 * L + 1 : 2 * L;
+  }
+
+  private forward(masks: Float32Array[], from: Prefix | null, collect: { stage: number; groups: Group[] } | null): tf.Tensor | null {
+    if (this.disposed) throw new Error('patching: engine used after dispose()');
+    if (masks.length === 0) throw new Error('patching: no circuits to run');
+    const cfg = this.model.cfg;
+    const P = this.model.params;
+    const { B, T } = this;
+    const { nHeads: H, dModel: D } = cfg;
+    const R = this.layout.receivers.length, S = this.layout.senders.length;
+    for (const m of masks) if (m.length !== R * S) throw new Error(`patching: mask has ${m.length} entries, expected ${R} x ${S}`);
+    if (from) this.checkPrefix(masks, from);
+    const C = masks.length;
+    const start = from ? from.stage : 0;
+    const stop = collect ? collect.stage : Infinity;
+    const all = new Float32Array(C * R * S);
+    masks.forEach((m, i) => all.set(m, i * R * S));
+    const M = tf.tidy(() => tf.mul(tf.tensor3d(all, [C, R, S]), this.exists)) as tf.Tensor3D;
+    const groups: Group[] = [this.embedGroup, ...(from ? from.groups : [])];
+    const own: Group[] = [];
+    const lnF = (x: tf.Tensor, w: tf.Tensor | null, b: tf.Tensor | null) => (cfg.normalizationType === null ? x : layerNorm(x, w, b, cfg.eps).out);
+    /** sum over groups of M[:, r0:r0+nr, group cols] @ delta -> [C, nr, B*T*D] */
+    const gather = (r0: number, nr: number, ncols: number): tf.Tensor => {
+      let acc: tf.Tensor | null = null;
+      for (const g of groups) {
+        if (g.col + g.n > ncols) continue;
+        const m = tf.slice(M, [0, r0, g.col], [C, nr, g.n]);
+        const y = tf.matMul(m, g.delta);
+        acc = acc ? tf.add(acc, y) : y;
+      }
+      return acc!;
+    };
+    const push = (g: Group) => { tf.keep(g.delta); groups.push(g); own.push(g); if (collect) collect.groups.push(g); };
+    try {
+      for (let l = 0; l < cfg.nLayers; l++) {
+        const L = P.layers[l];
+        if (2 * l >= stop) break;
+        if (2 * l >= start) {
+          const g = tf.tidy(() => {
+            // One receiver block (the q, k or v inputs of every head) at a time: [C, H, B*T*D]
+            // -> [C*B, T, H, D]. (A rank-5 slice of the activations is slow on wasm.)
+            const base = tf.reshape(this.baseAttn[l], [1, B, T, 1, D]);
+            const part = (i: number, extra: tf.Tensor | null) => {
+              const x = tf.reshape(gather(this.layout.attnRow(l) + i * H, H, this.layout.sendersBeforeAttn(l)), [C, H, B, T, D]);
+              let p = tf.add(tf.transpose(x, [0, 2, 3, 1, 4]), base);
+              if (extra) p = tf.add(p, tf.reshape(extra, [1, extra.shape[0], T, 1, D]));
+              return lnF(tf.reshape(p, [C * B, T, H, D]), L.ln1w, L.ln1b) as tf.Tensor4D;
+            };
+            const q = perHeadIn(part(0, this.qkExtra), L.WQ, L.bQ);
+            const k = perHeadIn(part(1, this.qkExtra), L.WK, L.bK);
+            const v = perHeadIn(part(2, null), L.WV, L.bV);
+            const { pattern } = attentionPattern(q, k, cfg);
+            const result = perHeadOut(attendValues(pattern, v), L.WO); // [CB,T,H,D]
+            const delta = tf.sub(tf.reshape(result, [C, B, T, H, D]), this.scHeads[l]);
+            return tf.reshape(tf.transpose(delta, [0, 3, 1, 2, 4]), [C, H, B * T * D]) as tf.Tensor3D;
+          });
+          push({ col: this.layout.headCol(l), n: H, delta: g });
+        }
+        if (cfg.attnOnly) continue;
+        if (2 * l + 1 >= stop) break;
+        if (2 * l + 1 >= start) {
+          const g = tf.tidy(() => {
+            const x = tf.add(tf.reshape(gather(this.layout.mlpRow(l), 1, this.layout.sendersBeforeMlp(l)), [C, B, T, D]), this.baseMlp[l]);
+            const h = lnF(tf.reshape(x, [C * B, T, D]), L.ln2w, L.ln2b);
+            const out = linear(activation(linear(h, L.Win!, L.bin), cfg.actFn!), L.Wout!, null); // b_out is in the base
+            const delta = tf.sub(tf.reshape(out, [C, B, T, D]), this.scMlp[l]);
+            return tf.reshape(delta, [C, 1, B * T * D]) as tf.Tensor3D;
+          });
+          push({ col: this.layout.mlpCol(l), n: 1, delta: g });
+        }
+      }
+      if (collect) return null;
+      return tf.tidy(() => {
+        const x = tf.add(tf.reshape(gather(this.layout.logitsRow, 1, S), [C, B, T, D]), this.baseLogits);
+        const atPos = tf.gather(tf.reshape(x, [C, B * T, D]), this.posIdx, 1); // [C, B*K, D]
+        const h = lnF(atPos, P.lnfw, P.lnfb);
+        return tf.reshape(linear(h, P.WU, P.bU), [C, B, this.K, cfg.dVocabOut]);
+      });
+    } finally {
+      M.dispose();
+      if (!collect) for (const g of own) g.delta.dispose();
+    }
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    tf.dispose(this.held);
+  }
+}

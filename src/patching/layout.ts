@@ -1,0 +1,102 @@
+/**
+ * The engine's dense layout of senders and receivers. Senders in topological order: the
+ * embedding sender(s) (`input`, or `tok` and `pos` with splitEmbed), then for each layer its
+ * heads `a{L}.h{H}` and its MLP `m{L}`. Receivers: for each layer the q inputs of its heads,
+ * then k, then v, then the MLP input `m{L}`, and finally `logits`. A mask is a Float32Array
+ * [nReceivers * nSenders], row-major (receiver-major), 1 = edge in the circuit. Entries where
+ * no edge exists (sender not upstream of the receiver) are ignored.
+ */
+import type { ModelConfig } from '../model/config.js';
+
+export interface PatchLayout {
+  readonly senders: readonly string[];
+  readonly receivers: readonly string[];
+  readonly senderIndex: ReadonlyMap<string, number>;
+  readonly receiverIndex: ReadonlyMap<string, number>;
+  readonly nIn: number;
+  /** first receiver row of layer L's attention block (3H rows: q, k, v) */
+  attnRow(layer: number): number;
+  /** receiver row of MLP L */
+  mlpRow(layer: number): number;
+  readonly logitsRow: number;
+  /** number of senders that exist before layer L's attention (columns [0, n)) */
+  sendersBeforeAttn(layer: number): number;
+  /** number of senders that exist before MLP L */
+  sendersBeforeMlp(layer: number): number;
+  /** sender column of the first head of layer L, and of MLP L */
+  headCol(layer: number): number;
+  mlpCol(layer: number): number;
+  /** does edge sender -> receiver exist? */
+  hasEdge(s: number, r: number): boolean;
+  readonly splitEmbed: boolean;
+  readonly cfg: ModelConfig;
+}
+
+export function buildLayout(cfg: ModelConfig, splitEmbed = false): PatchLayout {
+  const { nLayers: NL, nHeads: H } = cfg;
+  const mlp = !cfg.attnOnly;
+  const inputs = splitEmbed ? ['tok', 'pos'] : ['input'];
+  const senders: string[] = [...inputs];
+  const receivers: string[] = [];
+  const perLayerS = H + (mlp ? 1 : 0);
+  const perLayerR = 3 * H + (mlp ? 1 : 0);
+  for (let l = 0; l < NL; l++) {
+    for (let h = 0; h < H; h++) senders.push(`a${l}.h${h}`);
+    if (mlp) senders.push(`m${l}`);
+    for (const x of ['q', 'k', 'v']) for (let h = 0; h < H; h++) receivers.push(`a${l}.h${h}<${x}>`);
+    if (mlp) receivers.push(`m${l}`);
+  }
+  receivers.push('logits');
+  const nIn = inputs.length;
+  const attnRow = (l: number) => l * perLayerR;
+  const mlpRow = (l: number) => l * perLayerR + 3 * H;
+  const sendersBeforeAttn = (l: number) => nIn + l * perLayerS;
+  const sendersBeforeMlp = (l: number) => nIn + l * perLayerS + H;
+  const logitsRow = NL * perLayerR;
+  const shortPos = splitEmbed && cfg.positionalEmbeddingType === 'shortformer';
+  const posCol = splitEmbed ? 1 : -1;
+  const hasEdge = (s: number, r: number): boolean => {
+    if (r === logitsRow) return !(shortPos && s === posCol);
+    const l = Math.floor(r / perLayerR);
+    const within = r - l * perLayerR;
+    const isMlp = mlp && within === 3 * H;
+    if (shortPos && s === posCol) return !isMlp && within < 2 * H; // pos feeds q and k only
+    return s < (isMlp ? sendersBeforeMlp(l) : sendersBeforeAttn(l));
+  };
+  return {
+    senders, receivers,
+    senderIndex: new Map(senders.map((s, i) => [s, i])),
+    receiverIndex: new Map(receivers.map((r, i) => [r, i])),
+    nIn, attnRow, mlpRow, logitsRow, sendersBeforeAttn, sendersBeforeMlp,
+    headCol: (l) => nIn + l * perLayerS,
+    mlpCol: (l) => nIn + l * perLayerS + H,
+    hasEdge, splitEmbed, cfg,
+  };
+}
+
+/** All edge keys `sender->receiver` of the layout, receiver-major. */
+export function layoutEdges(layout: PatchLayout): string[] {
+  const out: string[] = [];
+  layout.receivers.forEach((r, ri) => layout.senders.forEach((s, si) => { if (layout.hasEdge(si, ri)) out.push(`${s}->${r}`); }));
+  return out;
+}
+
+/** Dense mask from edge keys; unknown keys are an error naming the key. */
+export function maskFromEdges(layout: PatchLayout, edges: Iterable<string>): Float32Array {
+  const S = layout.senders.length;
+  const m = new Float32Array(layout.receivers.length * S);
+  for (const key of edges) {
+    const i = key.indexOf('->');
+    const s = layout.senderIndex.get(key.slice(0, i)), r = layout.receiverIndex.get(key.slice(i + 2));
+    if (i < 0 || s === undefined || r === undefined || !layout.hasEdge(s, r)) throw new Error(`patching: '${key}' is not an edge of this model's graph`);
+    m[r * S + s] = 1;
+  }
+  return m;
+}
+
+export function fullMask(layout: PatchLayout): Float32Array {
+  const S = layout.senders.length;
+  const m = new Float32Array(layout.receivers.length * S);
+  for (let r = 0; r < layout.receivers.length; r++) for (let s = 0; s < S; s++) if (layout.hasEdge(s, r)) m[r * S + s] = 1;
+  return m;
+}
