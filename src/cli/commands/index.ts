@@ -1,0 +1,10 @@
+/**
+ * The CLI's commands, in the order --help lists them. Add a command by writing
+ * src/cli/commands/<name>.ts (a yargs CommandModule) and appending it here.
+ */
+import type { CommandModule } from 'yargs';
+import { logitsCommand } from './logits.js';
+import { modelsCommand } from './models.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export const commands: CommandModule<any, any>[] = [logitsCommand, modelsCommand];

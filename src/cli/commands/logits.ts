@@ -1,0 +1,166 @@
+/**
+ * `circuitscope logits`: the model's next-token prediction at the last position of one
+ * prompt. `--text` goes through the model's tokenizer (BOS prepended unless
+ * `--no-prepend-bos`); `--tokens 12,7,3` feeds integer ids as they are (toy models).
+ *
+ * `--json` prints exactly `{ "model", "backend", "tokens": [ids], "top": [{ "id", "token",
+ * "logit", "prob" }] }`, prob being the softmax over the whole output vocabulary (computed
+ * on the host in float64 from the float32 logits).
+ */
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { initBackend, tf, type BackendName } from '../../model/backend.js';
+import type { ModelConfig } from '../../model/config.js';
+import { loadModel } from '../../model/load-model.js';
+import { PROCESSING_STEPS } from '../../model/processing.js';
+import { tokenizerFor, type Tokenizer } from '../../model/tokenizer.js';
+import type { HookedTransformer } from '../../model/transformer.js';
+
+export interface TopToken {
+  id: number;
+  token: string;
+  logit: number;
+  prob: number;
+}
+
+export interface LogitsResult {
+  model: string;
+  backend: string;
+  tokens: number[];
+  top: TopToken[];
+}
+
+interface LogitsArgs {
+  backend: BackendName;
+  model: string;
+  text?: string;
+  tokens?: string;
+  prependBos?: boolean;
+  top: number;
+  json: boolean;
+  config?: string;
+  processing?: string[];
+  seed: number;
+}
+
+/** Parse "12,7,3" (commas and/or spaces) into ids checked against the model's vocabulary. */
+export function parseTokenList(text: string, cfg: ModelConfig): number[] {
+  const parts = text.split(/[\s,]+/).filter((s) => s !== '');
+  if (parts.length === 0) throw new Error(`logits: --tokens '${text}' holds no token ids (expected e.g. 12,7,3)`);
+  return parts.map((p) => {
+    if (!/^\d+$/.test(p)) throw new Error(`logits: --tokens: '${p}' is not a non-negative integer token id (expected e.g. 12,7,3)`);
+    const id = Number(p);
+    if (id >= cfg.dVocab) throw new Error(`logits: --tokens: token id ${id} is outside the model's vocabulary [0, ${cfg.dVocab})`);
+    return id;
+  });
+}
+
+/** The prompt's token ids, validated against the model (vocabulary, context length). */
+export function promptTokens(cfg: ModelConfig, modelName: string, input: { text?: string; tokens?: string; prependBos?: boolean }): number[] {
+  let ids: number[];
+  if (input.tokens !== undefined) {
+    ids = parseTokenList(input.tokens, cfg);
+  } else if (input.text !== undefined) {
+    if (cfg.tokenizerName === null) {
+      throw new Error(`logits: model '${modelName}' has no tokenizer (its token ids are plain integers): pass --tokens 12,7,3 instead of --text`);
+    }
+    ids = tokenizerFor(cfg).toTokens(input.text, { prependBos: input.prependBos ?? cfg.defaultPrependBos });
+    if (ids.length === 0) throw new Error('logits: --text is empty (and no BOS was prepended)');
+  } else {
+    throw new Error('logits: give --text "<prompt>" or --tokens 12,7,3');
+  }
+  if (ids.length > cfg.nCtx) throw new Error(`logits: the prompt is ${ids.length} tokens, longer than the model's context nCtx=${cfg.nCtx}`);
+  return ids;
+}
+
+/** Top-k of the logits at the last position, with softmax probabilities over the full vocab. */
+export async function nextTokenTop(model: HookedTransformer, tokens: number[], k: number, tokenizer: Tokenizer): Promise<TopToken[]> {
+  const last = tf.tidy(() => {
+    const logits = model.forward([tokens]);
+    const [, T, V] = logits.shape;
+    return tf.reshape(tf.slice(logits, [0, T - 1, 0], [1, 1, V]), [V]);
+  });
+  const row = (await last.data()) as Float32Array;
+  last.dispose();
+  let max = -Infinity;
+  for (const x of row) if (x > max) max = x;
+  let sum = 0;
+  for (const x of row) sum += Math.exp(x - max);
+  const logZ = max + Math.log(sum);
+  const order = Array.from(row.keys()).sort((a, b) => row[b] - row[a] || a - b).slice(0, Math.min(k, row.length));
+  return order.map((id) => ({ id, token: tokenString(tokenizer, id), logit: row[id], prob: Math.exp(row[id] - logZ) }));
+}
+
+function tokenString(tokenizer: Tokenizer, id: number): string {
+  try {
+    return tokenizer.idToString(id);
+  } catch {
+    return String(id); // an output id beyond the input vocabulary
+  }
+}
+
+function pad(s: string, n: number, right = false): string {
+  return right ? s.padStart(n) : s.padEnd(n);
+}
+
+export function formatTable(r: LogitsResult, strTokens: string[]): string {
+  const lines: string[] = [];
+  lines.push(`model    ${r.model}`);
+  lines.push(`backend  ${r.backend}`);
+  lines.push(`tokens   ${r.tokens.length}: ${strTokens.map((s) => JSON.stringify(s)).join(' ')}`);
+  lines.push('');
+  const rows = r.top.map((t, i) => [String(i + 1), String(t.id), JSON.stringify(t.token), t.logit.toFixed(4), t.prob.toPrecision(4)]);
+  const head = ['rank', 'id', 'token', 'logit', 'prob'];
+  const w = head.map((h, j) => Math.max(h.length, ...rows.map((row) => row[j].length)));
+  const right = [true, true, false, true, true];
+  const fmt = (cells: string[]) => cells.map((c, j) => pad(c, w[j], right[j])).join('  ').trimEnd();
+  lines.push(fmt(head));
+  for (const row of rows) lines.push(fmt(row));
+  return lines.join('\n');
+}
+
+export const logitsCommand: CommandModule<object, LogitsArgs> = {
+  command: 'logits',
+  describe: 'Print the next-token prediction at the last position of a prompt',
+  builder: (y: Argv) =>
+    y
+      .option('model', {
+        type: 'string',
+        demandOption: true,
+        describe: 'a checkpoint directory or file, a Hugging Face cache name (gpt2), a shipped model, or a preset (random weights)',
+      })
+      .option('text', { type: 'string', describe: 'the prompt, tokenised by the model\'s tokenizer' })
+      .option('tokens', { type: 'string', describe: 'token ids as they are, comma separated: 12,7,3 (no BOS added)' })
+      .option('prepend-bos', { type: 'boolean', describe: 'prepend BOS to --text (default: the model\'s default, on for GPT-2); --no-prepend-bos turns it off' })
+      .option('top', { type: 'number', default: 10, describe: 'how many candidates to show' })
+      .option('json', { type: 'boolean', default: false, describe: 'print {model, backend, tokens, top} as JSON' })
+      .option('config', { type: 'string', describe: 'config JSON for a bare weights file (Hugging Face or TransformerLens)' })
+      .option('processing', { type: 'array', string: true, choices: PROCESSING_STEPS, describe: 'weight processing to apply (raw weights by default)' })
+      .option('seed', { type: 'number', default: 0, describe: 'seed of the random weights of a preset' })
+      .conflicts('text', 'tokens')
+      .check((a) => {
+        if (a.text === undefined && a.tokens === undefined) return 'Give --text "<prompt>" or --tokens 12,7,3.';
+        if (!Number.isInteger(a.top) || (a.top as number) < 1) return `--top must be a positive integer, got ${a.top}.`;
+        return true;
+      })
+      .example('$0 logits --model gpt2 --text "When Mary and John went to the store, John gave a drink to"', '')
+      .example('$0 logits --model ./toy-model --tokens 17,42,200 --json', '') as unknown as Argv<LogitsArgs>,
+  handler: async (argv: ArgumentsCamelCase<LogitsArgs>) => {
+    const backend = await initBackend(argv.backend);
+    const { model } = await loadModel(argv.model, { config: argv.config, processing: argv.processing, seed: argv.seed });
+    try {
+      const cfg = model.cfg;
+      const tokens = promptTokens(cfg, argv.model, argv);
+      const tokenizer = tokenizerFor(cfg);
+      const top = await nextTokenTop(model, tokens, argv.top, tokenizer);
+      const result: LogitsResult = { model: argv.model, backend, tokens, top };
+      if (argv.json) {
+        process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+      } else {
+        const strTokens = tokens.map((id) => tokenString(tokenizer, id));
+        process.stdout.write(`${formatTable(result, strTokens)}\n`);
+      }
+    } finally {
+      model.dispose();
+    }
+  },
+};
