@@ -167,13 +167,46 @@ export class PatchingEngine {
 
   /** Logits [C, B, K, V] for each circuit mask (see layout.ts for the mask layout). */
   run(masks: Float32Array[], opts: { from?: Prefix } = {}): tf.Tensor4D {
-    return this.forward(masks, opts.from ?? null, null) as tf.Tensor4D;
+    if (masks.length === 0) throw new Error('patching: no circuits to run');
+    const R = this.layout.receivers.length, S = this.layout.senders.length;
+    for (const m of masks) if (m.length !== R * S) throw new Error(`patching: mask has ${m.length} entries, expected ${R} x ${S}`);
+    if (opts.from) this.checkPrefix(masks, opts.from);
+    const all = new Float32Array(masks.length * R * S);
+    masks.forEach((m, i) => all.set(m, i * R * S));
+    const M = tf.tensor3d(all, [masks.length, R, S]);
+    try {
+      return this.forward(M, null, opts.from ?? null, null) as tf.Tensor4D;
+    } finally { M.dispose(); }
+  }
+
+  /**
+   * Differentiable form: masks as a tensor [C, R, S] (entries may be fractional), plus an
+   * optional `probe` [1|C, R, S] that adds sum_u probe[r,u] * (out_u(clean) - out_u(ablated))
+   * to every receiver input. The probe is zero in value; its gradient is the EAP contraction
+   * (clean - ablated) . dMetric/dx_r for every edge at once.
+   */
+  runTensor(M: tf.Tensor3D, opts: { probe?: tf.Tensor3D } = {}): tf.Tensor4D {
+    return this.forward(M, opts.probe ?? null, null, null) as tf.Tensor4D;
+  }
+
+  private fixed: Prefix | null = null;
+  /** Sender deltas (clean - ablated) of the full circuit, computed once. */
+  private fixedGroups(): Group[] {
+    if (!this.fixed) {
+      const full = this.fullMask();
+      this.fixed = this.prefix(full, 2 * this.model.cfg.nLayers);
+      this.fixed.groups.unshift(this.embedGroup);
+    }
+    return this.fixed.groups;
   }
 
   /** Run one circuit up to `stage` and keep the sender deltas computed before it. */
   prefix(mask: Float32Array, stage: number): Prefix {
     const groups: Group[] = [];
-    this.forward([mask], null, { stage, groups });
+    const M = tf.tensor3d(mask, [1, this.layout.receivers.length, this.layout.senders.length]);
+    try {
+      this.forward(M, null, null, { stage, groups });
+    } finally { M.dispose(); }
     return new Prefix(mask.slice(), stage, groups);
   }
 
@@ -204,22 +237,20 @@ export class PatchingEngine {
     return r - L * per === 3 * cfg.nHeads ? 2 * L + 1 : 2 * L;
   }
 
-  private forward(masks: Float32Array[], from: Prefix | null, collect: { stage: number; groups: Group[] } | null): tf.Tensor | null {
+  private forward(Min: tf.Tensor3D, probe: tf.Tensor3D | null, from: Prefix | null, collect: { stage: number; groups: Group[] } | null): tf.Tensor | null {
     if (this.disposed) throw new Error('patching: engine used after dispose()');
-    if (masks.length === 0) throw new Error('patching: no circuits to run');
     const cfg = this.model.cfg;
     const P = this.model.params;
     const { B, T } = this;
     const { nHeads: H, dModel: D } = cfg;
     const R = this.layout.receivers.length, S = this.layout.senders.length;
-    for (const m of masks) if (m.length !== R * S) throw new Error(`patching: mask has ${m.length} entries, expected ${R} x ${S}`);
-    if (from) this.checkPrefix(masks, from);
-    const C = masks.length;
+    if (Min.rank !== 3 || Min.shape[1] !== R || Min.shape[2] !== S) throw new Error(`patching: masks must be [C, ${R}, ${S}], got [${Min.shape}]`);
+    const C = Min.shape[0];
     const start = from ? from.stage : 0;
     const stop = collect ? collect.stage : Infinity;
-    const all = new Float32Array(C * R * S);
-    masks.forEach((m, i) => all.set(m, i * R * S));
-    const M = tf.tidy(() => tf.mul(tf.tensor3d(all, [C, R, S]), this.exists)) as tf.Tensor3D;
+    const M = tf.mul(Min, this.exists) as tf.Tensor3D;
+    const P3 = probe ? (tf.mul(probe, this.exists) as tf.Tensor3D) : null;
+    const fixed = probe ? this.fixedGroups() : [];
     const groups: Group[] = [this.embedGroup, ...(from ? from.groups : [])];
     const own: Group[] = [];
     const lnF = (x: tf.Tensor, w: tf.Tensor | null, b: tf.Tensor | null) => (cfg.normalizationType === null ? x : layerNorm(x, w, b, cfg.eps).out);
@@ -231,6 +262,13 @@ export class PatchingEngine {
         const m = tf.slice(M, [0, r0, g.col], [C, nr, g.n]);
         const y = tf.matMul(m, g.delta);
         acc = acc ? tf.add(acc, y) : y;
+      }
+      if (P3) {
+        for (const g of fixed) {
+          if (g.col + g.n > ncols) continue;
+          const m = tf.slice(P3, [0, r0, g.col], [P3.shape[0], nr, g.n]);
+          acc = tf.add(acc!, tf.matMul(m, g.delta));
+        }
       }
       return acc!;
     };
@@ -282,6 +320,7 @@ export class PatchingEngine {
       });
     } finally {
       M.dispose();
+      P3?.dispose();
       if (!collect) for (const g of own) g.delta.dispose();
     }
   }
@@ -289,6 +328,7 @@ export class PatchingEngine {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    if (this.fixed) { this.fixed.groups.shift(); this.fixed.dispose(); }
     tf.dispose(this.held);
   }
 }
