@@ -54,7 +54,7 @@ export class PatchingEngine {
   private baseMlp: tf.Tensor[] = [];
   private baseLogits!: tf.Tensor;
   private qkExtra: tf.Tensor | null = null; // shortformer: added to q/k inputs
-  private posIdx!: tf.Tensor1D; // flat indices into B*T
+  private posSel!: tf.Tensor3D; // [1, B*K, B*T] one-hot rows selecting the metric positions
   private disposed = false;
 
   constructor(readonly model: HookedTransformer, readonly clean: number[][], readonly ablation: Ablation, opts: EngineOptions = {}) {
@@ -83,7 +83,10 @@ export class PatchingEngine {
         flat.push(b * this.T + p);
       }
     });
-    this.posIdx = this.hold(tf.tensor1d(flat, 'int32'));
+    // One-hot selection rather than a gather: the gather's gradient has no wasm kernel.
+    const sel = new Float32Array(flat.length * this.B * this.T);
+    flat.forEach((f, i) => { sel[i * this.B * this.T + f] = 1; });
+    this.posSel = this.hold(tf.tensor3d(sel, [1, flat.length, this.B * this.T]));
     this.existsHost = fullMask(this.layout);
     this.exists = this.hold(tf.tensor2d(this.existsHost, [this.layout.receivers.length, this.layout.senders.length]));
     this.setup();
@@ -314,7 +317,7 @@ export class PatchingEngine {
       if (collect) return null;
       return tf.tidy(() => {
         const x = tf.add(tf.reshape(gather(this.layout.logitsRow, 1, S), [C, B, T, D]), this.baseLogits);
-        const atPos = tf.gather(tf.reshape(x, [C, B * T, D]), this.posIdx, 1); // [C, B*K, D]
+        const atPos = tf.matMul(this.posSel, tf.reshape(x, [C, B * T, D])); // [C, B*K, D]
         const h = lnF(atPos, P.lnfw, P.lnfb);
         return tf.reshape(linear(h, P.WU, P.bU), [C, B, this.K, cfg.dVocabOut]);
       });

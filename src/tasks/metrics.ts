@@ -1,12 +1,15 @@
 /** Metric building blocks on logits at the metric positions, [B, K, V]. */
 import * as tf from '@tensorflow/tfjs';
 
-/** Gather logits[b, k, ids[b][k]] -> [B, K]. */
+/**
+ * logits[b, k, ids[b][k]] -> [B, K]. A one-hot product rather than a gather: the gather's
+ * gradient (UnsortedSegmentSum) has no wasm kernel, and attribution differentiates metrics.
+ */
 export function pick(logits: tf.Tensor3D, ids: number[][]): tf.Tensor2D {
   return tf.tidy(() => {
-    const [B, K, V] = logits.shape;
-    const flat = ids.flatMap((row, b) => row.map((id, k) => (b * K + k) * V + id));
-    return tf.reshape(tf.gather(tf.reshape(logits, [-1]), tf.tensor1d(flat, 'int32')), [B, K]) as tf.Tensor2D;
+    const V = logits.shape[2];
+    const oh = tf.oneHot(tf.tensor2d(ids, undefined, 'int32'), V);
+    return tf.sum(tf.mul(logits, oh), -1) as tf.Tensor2D;
   });
 }
 

@@ -1,0 +1,51 @@
+/**
+ * EAP — Syed, Rager & Conmy, "Attribution Patching Outperforms Automated Circuit Discovery"
+ * (2023, arXiv 2310.10348); the fast form of EAP-IG's repository (peers.md §5.1).
+ *
+ * Scores: score(u -> r) = (out_u(ablated) - out_u(clean)) . dMetric/dx_r, averaged over rows and
+ * metric positions (the metric is a batch mean), where x_r is receiver r's input in the clean
+ * run. Computed for every edge at once as the gradient of the metric with respect to a
+ * zero-valued probe mask that adds sum_u probe[r,u] (out_u(clean) - out_u(ablated)) to each
+ * receiver input: one matmul per (receiver block, sender group), the shapes of the patch masks
+ * (STYLE.md #6). score = -dMetric/dprobe.
+ * Metric: the task metric by default (KL's gradient vanishes at the clean run), or -KL.
+ * Cost: the engine's setup (one clean and one ablated forward, one full-circuit forward for the
+ * deltas), then one forward and one backward.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { DiscoveryContext, DiscoveryResult, MethodOptions } from './types.js';
+
+/**
+ * Attribution with the probe gradient over circuits whose masks are `masks` ([C, R, S],
+ * fractional entries allowed). Returns the mean over circuits of -dMetric/dprobe, per edge.
+ */
+export function probeScores(ctx: DiscoveryContext, masks: tf.Tensor3D): Map<string, number> {
+  const { engine, objective } = ctx;
+  const lay = engine.layout;
+  const R = lay.receivers.length, S = lay.senders.length;
+  const probe = tf.zeros([1, R, S]) as tf.Tensor3D;
+  try {
+    const g = tf.tidy(() => tf.grad((p: tf.Tensor) => objective.differentiable(engine.runTensor(masks, { probe: p as tf.Tensor3D })))(probe));
+    const data = g.dataSync();
+    g.dispose();
+    for (const v of data) if (!Number.isFinite(v)) throw new Error('eap: attribution produced NaN or infinite scores (check the metric and the prompts)');
+    const scores = new Map<string, number>();
+    lay.receivers.forEach((r, ri) => lay.senders.forEach((s, si) => {
+      if (lay.hasEdge(si, ri)) scores.set(`${s}->${r}`, -data[ri * S + si]);
+    }));
+    return scores;
+  } finally {
+    probe.dispose();
+  }
+}
+
+export function eap(ctx: DiscoveryContext, _opts: MethodOptions): DiscoveryResult {
+  const lay = ctx.engine.layout;
+  const full = tf.tensor3d(ctx.engine.fullMask(), [1, lay.receivers.length, lay.senders.length]);
+  try {
+    const scores = probeScores(ctx, full);
+    return { method: 'eap', scores, circuit: new Set(), forwards: 1, backwards: 1, trace: [] };
+  } finally {
+    full.dispose();
+  }
+}
