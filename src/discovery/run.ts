@@ -1,0 +1,123 @@
+/**
+ * The discovery pipeline behind `circuitscope discover`: build the task batch, set up the
+ * patching engine and the objective, run the method, select and prune the circuit, and
+ * evaluate it with the edge-masked forward (task metric of the clean model, of the empty
+ * circuit and of the circuit; normalised faithfulness; KL). Returns a circuit file.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { HookedTransformer } from '../model/transformer.js';
+import { tokenizerFor, type Tokenizer } from '../model/tokenizer.js';
+import { PatchingEngine, type Ablation } from '../patching/engine.js';
+import { maskFromEdges } from '../patching/layout.js';
+import type { Task, TaskBatch } from '../tasks/types.js';
+import { validateBatch } from '../tasks/types.js';
+import { klDivergence } from '../tasks/metrics.js';
+import { makeObjective, type MetricKind } from './objective.js';
+import { getMethod } from './registry.js';
+import { allEdges, pruneDangling, selectGreedy, selectThreshold, selectTopN } from './selection.js';
+import type { DiscoveryResult, Progress } from './types.js';
+import type { CircuitFile } from '../report/circuit-file.js';
+
+export type AblationKind = 'resample' | 'zero' | 'mean';
+
+export interface DiscoverOptions {
+  method: string;
+  threshold?: number;
+  topN?: number;
+  greedy?: boolean;
+  absValue?: boolean;
+  metric?: MetricKind;
+  ablation?: AblationKind;
+  n?: number;
+  seed?: number;
+  splitEmbed?: boolean;
+  speculate?: number;
+  steps?: number;
+  checkpoint?: string;
+  resume?: boolean;
+  modelName: string;
+  backend: string;
+  onProgress?: (p: Progress) => void;
+  tokenizer?: Tokenizer;
+  /** a prebuilt batch (tests); otherwise task.build */
+  batch?: TaskBatch;
+}
+
+export function ablationFor(kind: AblationKind, batch: TaskBatch): Ablation {
+  if (kind === 'resample') return { kind: 'resample', corrupt: batch.corrupt };
+  if (kind === 'zero') return { kind: 'zero' };
+  // mean over the task's reference (corrupted) distribution, per position
+  return { kind: 'mean', reference: batch.corrupt };
+}
+
+export interface DiscoverOutput { file: CircuitFile; raw: DiscoveryResult }
+
+export function discover(model: HookedTransformer, task: Task, opts: DiscoverOptions): DiscoverOutput {
+  const t0 = performance.now();
+  const method = getMethod(opts.method);
+  const n = opts.n ?? 100, seed = opts.seed ?? 0;
+  const tokenizer = opts.tokenizer ?? tokenizerFor(model.cfg);
+  const batch = opts.batch ?? task.build({ cfg: model.cfg, tokenizer }, { n, seed });
+  validateBatch(task.name, batch, model.cfg);
+  const ablationKind = opts.ablation ?? 'resample';
+  const metric = opts.metric ?? method.defaultMetric;
+  const engine = new PatchingEngine(model, batch.clean, ablationFor(ablationKind, batch), { splitEmbed: opts.splitEmbed ?? false, positions: batch.positions });
+  const cleanLogits = tf.tidy(() => tf.squeeze(engine.run([engine.fullMask()]), [0])) as tf.Tensor3D;
+  const objective = makeObjective(metric, task, batch, cleanLogits);
+  try {
+    const checkpointKey = JSON.stringify({ model: opts.modelName, task: task.name, method: opts.method, metric, ablation: ablationKind, n, seed, threshold: opts.threshold ?? null, abs: opts.absValue ?? false, split: opts.splitEmbed ?? false, processing: model.processing });
+    const raw = method.run({ engine, objective, onProgress: opts.onProgress }, {
+      threshold: opts.threshold, topN: opts.topN, absValue: opts.absValue, speculate: opts.speculate, steps: opts.steps,
+      checkpoint: opts.checkpoint, resumeFrom: opts.resume ? opts.checkpoint : undefined, checkpointKey,
+    });
+    let chosen: Set<string>;
+    if (method.kind === 'prune') chosen = raw.circuit;
+    else if (opts.greedy) chosen = selectGreedy(raw.scores, opts.topN ?? defaultTopN(raw.scores.size));
+    else if (opts.topN !== undefined) chosen = selectTopN(raw.scores, opts.topN);
+    else if (opts.threshold !== undefined) chosen = selectThreshold(raw.scores, opts.threshold);
+    else chosen = selectTopN(raw.scores, defaultTopN(raw.scores.size));
+    const circuit = pruneDangling(chosen);
+
+    // Evaluate: full model, empty circuit, the circuit.
+    const lay = engine.layout;
+    const masks = [engine.fullMask(), new Float32Array(engine.fullMask().length), maskFromEdges(lay, circuit)];
+    const logits = engine.run(masks);
+    const [clean, corrupted, circ] = objective.taskMetric(logits);
+    const klCircuit = tf.tidy(() => klDivergence(tf.squeeze(tf.slice(logits, [0], [1]), [0]), tf.squeeze(tf.slice(logits, [2], [1]), [0])).dataSync()[0]);
+    logits.dispose();
+    const denom = clean - corrupted;
+    const faithfulness = Math.abs(denom) < 1e-9 ? null : (circ - corrupted) / denom;
+    const edges = allEdges(lay).map((e) => {
+      const i = e.indexOf('->');
+      return { from: e.slice(0, i), to: e.slice(i + 2), score: raw.scores.get(e) ?? null, inCircuit: circuit.has(e) };
+    });
+    const cfg = model.cfg;
+    const file: CircuitFile = {
+      format: 'circuitscope-circuit', version: 1,
+      model: opts.modelName,
+      modelConfig: { nLayers: cfg.nLayers, nHeads: cfg.nHeads, dModel: cfg.dModel, attnOnly: cfg.attnOnly },
+      task: task.name, method: opts.method,
+      threshold: opts.threshold ?? null, topN: opts.topN ?? null,
+      metric: objective.name, ablation: ablationKind, splitEmbed: opts.splitEmbed ?? false,
+      n: batch.clean.length, seed, backend: opts.backend, processing: [...model.processing],
+      createdAt: new Date().toISOString(),
+      nodes: [...new Set(edges.filter((e) => e.inCircuit).flatMap((e) => [e.from, e.to.replace(/<[qkv]>$/, '')]))],
+      edges,
+      results: {
+        metric: task.metricName, clean, corrupted, circuit: circ, faithfulness, klCircuit,
+        edgesKept: circuit.size, edgesTotal: edges.length,
+        seconds: (performance.now() - t0) / 1000, forwards: raw.forwards, backwards: raw.backwards,
+      },
+    };
+    return { file, raw };
+  } finally {
+    objective.dispose();
+    engine.dispose();
+    cleanLogits.dispose();
+  }
+}
+
+/** Default circuit size for score-based methods without --top-n/--threshold: 2% of edges, at least 10. */
+function defaultTopN(total: number): number {
+  return Math.min(total, Math.max(10, Math.round(total * 0.02)));
+}
