@@ -5,6 +5,7 @@
 import type { CommandModule } from 'yargs';
 import { logitsCommand } from './logits.js';
 import { modelsCommand } from './models.js';
+import { patchCommand } from './patch.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [logitsCommand, modelsCommand];
+export const commands: CommandModule<any, any>[] = [logitsCommand, modelsCommand, patchCommand];
