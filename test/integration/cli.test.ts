@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SHARED, TOL } from '../helpers.js';
+import { shippedRows } from '../../src/cli/commands/models.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const FIXTURE = `${SHARED}fixtures/hf-gpt2-tiny/`;
@@ -213,5 +214,23 @@ describe('circuitscope CLI', () => {
       expect(out.top[0].id).toBe(ref.argmax);
       expect(Math.abs(out.top[0].logit - ref.max)).toBeLessThanOrEqual(TOL.model);
     });
+  });
+
+  it('models finds shipped models: directories with a config.json', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'circuitscope-models-'));
+    try {
+      mkdirSync(join(dir, 'toy'));
+      writeFileSync(join(dir, 'toy', 'config.json'), readFileSync(`${MIN_INT}/config.json`));
+      mkdirSync(join(dir, 'broken'));
+      writeFileSync(join(dir, 'broken', 'config.json'), '{}');
+      mkdirSync(join(dir, 'not-a-model'));
+      const rows = shippedRows(dir).sort((a, b) => a.name.localeCompare(b.name));
+      expect(rows.map((r) => r.name)).toEqual(['broken', 'toy']);
+      expect(rows[1]).toMatchObject({ kind: 'shipped', layers: 1, heads: 1, dModel: 32, attnOnly: true, path: join(dir, 'toy') });
+      expect(rows[0].note).toMatch(/unreadable config/);
+      expect(shippedRows(join(dir, 'absent'))).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
