@@ -62,6 +62,50 @@ async function tryCpu(): Promise<string | null> {
 }
 
 let active: string | null = null;
+let gradsPatched = false;
+
+/** Transpose the last two axes. */
+function swapLast(x: tf.Tensor): tf.Tensor {
+  const r = x.rank;
+  return tf.transpose(x, [...Array.from({ length: r - 2 }, (_, i) => i), r - 1, r - 2]);
+}
+
+/** Sum a gradient over the batch axes its input was broadcast along. */
+function reduceTo(g: tf.Tensor, shape: number[]): tf.Tensor {
+  if (g.shape.length === shape.length && g.shape.every((d, i) => d === shape[i])) return g;
+  const lead = g.rank - shape.length;
+  let y = lead > 0 ? tf.sum(g, Array.from({ length: lead }, (_, i) => i)) : g;
+  const axes: number[] = [];
+  shape.forEach((d, i) => { if (d === 1 && y.shape[i] !== 1) axes.push(i); });
+  if (axes.length) y = tf.sum(y, axes, true);
+  return tf.reshape(y, shape);
+}
+
+/**
+ * BatchMatMul's gradient with explicit transposes. tfjs-core's own gradient uses the
+ * transposeA/transposeB flags, which the wasm backend runs 13-20x slower than a plain matmul
+ * after an explicit transpose (measured here: [2048,768]^T [2048,2304] 6.3 s vs 0.32 s). Also
+ * reduces over broadcast batch axes, which the stock gradient does not.
+ */
+function patchMatMulGradient(): void {
+  if (gradsPatched) return;
+  gradsPatched = true;
+  tf.registerGradient({
+    kernelName: 'BatchMatMul',
+    inputsToSave: ['a', 'b'],
+    gradFunc: (dy, saved, attrs) => {
+      const [a, b] = saved;
+      const { transposeA, transposeB } = attrs as unknown as { transposeA: boolean; transposeB: boolean };
+      const d = dy as tf.Tensor;
+      let da: () => tf.Tensor, db: () => tf.Tensor;
+      if (!transposeA && !transposeB) { da = () => tf.matMul(d, swapLast(b)); db = () => tf.matMul(swapLast(a), d); }
+      else if (!transposeA && transposeB) { da = () => tf.matMul(d, b); db = () => tf.matMul(swapLast(d), a); }
+      else if (transposeA && !transposeB) { da = () => tf.matMul(b, swapLast(d)); db = () => tf.matMul(a, d); }
+      else { da = () => tf.matMul(swapLast(b), swapLast(d)); db = () => tf.matMul(swapLast(d), swapLast(a)); }
+      return { a: () => reduceTo(da(), a.shape), b: () => reduceTo(db(), b.shape) };
+    },
+  });
+}
 
 /** Initialise (once) and return the tfjs backend's name. Throws naming the backend when a
  * requested one cannot start. */
@@ -82,6 +126,7 @@ export async function initBackend(name: BackendName = 'auto'): Promise<string> {
     const got = await tries[b]();
     if (got) {
       await tf.ready();
+      patchMatMulGradient();
       active = got;
       return got;
     }
