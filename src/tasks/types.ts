@@ -7,6 +7,9 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from '../model/config.js';
 import type { Tokenizer } from '../model/tokenizer.js';
+import type { ReferenceCircuit } from './references.js';
+
+export type { ReferenceCircuit } from './references.js';
 
 export interface TaskBatch {
   clean: number[][];
@@ -26,6 +29,19 @@ export interface BuildContext {
   tokenizer: Tokenizer;
 }
 
+/**
+ * A named metric besides the task's primary one. `compute` gets the logits at the batch's
+ * positions [B, K, V]; metrics comparing against the clean model (KL) also get the clean
+ * model's logits there. `higherIsBetter` is false for distances such as KL.
+ */
+export interface TaskMetric {
+  readonly name: string;
+  readonly description: string;
+  readonly higherIsBetter: boolean;
+  readonly needsClean: boolean;
+  compute(logits: tf.Tensor3D, batch: TaskBatch, cleanLogits?: tf.Tensor3D): tf.Scalar;
+}
+
 export interface Task {
   readonly name: string;
   readonly description: string;
@@ -37,6 +53,14 @@ export interface Task {
   /** task metric from logits at the batch's positions [B, K, V] -> scalar (higher = behaviour present) */
   metric(logits: tf.Tensor3D, batch: TaskBatch): tf.Scalar;
   readonly metricName: string;
+  /** further metrics (the primary one first, then e.g. KL, accuracy); optional */
+  readonly metrics?: readonly TaskMetric[];
+  /**
+   * The hand-found circuit as an edge set over `buildLayout(ref.cfg, ref.splitEmbed)`, or null
+   * when it cannot be loaded (the toy tasks read ../shared/models at call time). Optional:
+   * tasks without a published circuit (induction, custom) leave it out.
+   */
+  loadReference?(): ReferenceCircuit | null;
 }
 
 /** Check the batch invariants every task must hold; errors name the task and the row. */

@@ -6,6 +6,7 @@ import type { CommandModule } from 'yargs';
 import { logitsCommand } from './logits.js';
 import { modelsCommand } from './models.js';
 import { patchCommand } from './patch.js';
+import { tasksCommand } from './tasks.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [logitsCommand, modelsCommand, patchCommand];
+export const commands: CommandModule<any, any>[] = [logitsCommand, modelsCommand, patchCommand, tasksCommand];
