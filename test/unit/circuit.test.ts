@@ -269,8 +269,13 @@ describe('circuit: ACDC canonical circuits rebuilt from peers.md §3 (edge count
       'resid_pre->head-input': 45, 'head->resid_post': 13, 'MLP->resid_post': 12, 'resid_pre->mlp_in': 12, 'resid_pre->resid_post': 1,
     });
     expect(c.sizeAcdc() - c.size).toBe(78);
-    // the canonical circuit is not closed under pruning (e.g. MLPs feeding only dead heads stay): note for ROC work
     expect(c.nodes().filter((n) => n.startsWith('a')).length).toBe(26);
+    // it has no dangling edges (every circuit head feeds the later MLPs, which reach the logits)
+    expect(c.pruneDangling().equals(c)).toBe(true);
+    // and it is far from the node-level circuit of the same 26 heads plus every MLP
+    const nodeLevel = circuitFromNodes(gpt2, [...inCircuit, ...Array.from({ length: 12 }, (_, l) => `m${l}`)]);
+    expect(c.minus(nodeLevel).size).toBe(0);
+    expect(nodeLevel.sizeAcdc()).toBeGreaterThan(1041);
   });
 
   it('Greater-Than: 262 edges with the composition of §3.3', () => {
