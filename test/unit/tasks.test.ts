@@ -52,7 +52,7 @@ function randomLogits(B: number, K: number, V: number, seed: number): { t: tf.Te
   return { t, a: t.arraySync() };
 }
 
-beforeAll(async () => { await initBackend('cpu'); });
+beforeAll(async () => { await initBackend('wasm'); });
 
 describe('registry', () => {
   it('holds the built-in tasks and lists them in errors', () => {
