@@ -6,7 +6,9 @@ import type { CommandModule } from 'yargs';
 import { logitsCommand } from './logits.js';
 import { modelsCommand } from './models.js';
 import { patchCommand } from './patch.js';
+import { graphCommand } from './graph.js';
 import { tasksCommand } from './tasks.js';
+import { discoverCommand } from './discover.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [logitsCommand, modelsCommand, patchCommand, tasksCommand];
+export const commands: CommandModule<any, any>[] = [logitsCommand, modelsCommand, graphCommand, tasksCommand, discoverCommand, patchCommand];
