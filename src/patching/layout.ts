@@ -100,3 +100,18 @@ export function fullMask(layout: PatchLayout): Float32Array {
   for (let r = 0; r < layout.receivers.length; r++) for (let s = 0; s < S; s++) if (layout.hasEdge(s, r)) m[r * S + s] = 1;
   return m;
 }
+
+/**
+ * Node-level patching as a mask: every edge out of the given sender nodes (`a3.h2`, `m5`,
+ * `input`) is removed, so each of them carries its ablated output everywhere downstream.
+ */
+export function nodeAblationMask(layout: PatchLayout, nodes: Iterable<string>): Float32Array {
+  const m = fullMask(layout);
+  const S = layout.senders.length;
+  for (const n of nodes) {
+    const s = layout.senderIndex.get(n);
+    if (s === undefined) throw new Error(`patching: '${n}' is not a sender node of this model (e.g. a0.h1, m2, input)`);
+    for (let r = 0; r < layout.receivers.length; r++) m[r * S + s] = 0;
+  }
+  return m;
+}

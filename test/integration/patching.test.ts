@@ -11,7 +11,7 @@ import { HookedTransformer } from '../../src/model/transformer.js';
 import { finalizeConfig } from '../../src/model/config.js';
 import { randomStateDict } from '../../src/model/weights.js';
 import { PatchingEngine, type Ablation } from '../../src/patching/engine.js';
-import { layoutEdges, maskFromEdges } from '../../src/patching/layout.js';
+import { layoutEdges, maskFromEdges, nodeAblationMask } from '../../src/patching/layout.js';
 import { Rng } from '../../src/util/rng.js';
 import { permuteLists } from '../../src/tasks/toy/generators.js';
 import { TOL, SHARED, expectClose, expectNoLeak } from '../helpers.js';
@@ -144,6 +144,23 @@ describe('edge-masked forward', () => {
       }
       eng.dispose();
     }
+  });
+
+  it('node-level patching equals replacing the node output in a plain forward', () => {
+    const s = subjects[0]; // GPT-2 fixture: heads and MLPs
+    const eng = new PatchingEngine(s.model, s.clean, { kind: 'resample', corrupt: s.corrupt });
+    const { logits: cl, cache } = s.model.runWithCache(s.corrupt, { names: ['blocks.0.attn.hook_result', 'blocks.1.hook_mlp_out'] });
+    cl.dispose();
+    const patched = eng.run([nodeAblationMask(eng.layout, ['a0.h2', 'm1'])]);
+    const H = s.model.cfg.nHeads;
+    const onlyHead2 = tf.tensor4d(Array.from({ length: 3 * 7 * H * 64 }, (_, i) => (Math.floor(i / 64) % H === 2 ? 1 : 0)), [3, 7, H, 64]);
+    const ref = s.model.runWithHooks(s.clean, [
+      ['blocks.0.attn.hook_result', (x) => tf.add(tf.mul(x, tf.sub(1, onlyHead2)), tf.mul(cache.get('blocks.0.attn.hook_result'), onlyHead2))],
+      ['blocks.1.hook_mlp_out', () => cache.get('blocks.1.hook_mlp_out').clone()],
+    ]);
+    expectClose(patched, ref, TOL.model, 'node patching');
+    expect(() => nodeAblationMask(eng.layout, ['a9.h0'])).toThrow(/'a9.h0' is not a sender node/);
+    tf.dispose([patched, ref, onlyHead2]); cache.dispose(); eng.dispose();
   });
 
   it('positions option returns the logits at the requested positions', () => {
