@@ -31,12 +31,16 @@ export interface EngineOptions {
   positions?: number[][];
 }
 
-interface Group { col: number; n: number; delta: tf.Tensor3D /* [C|1, n, B*T*D] */ }
+/** Deltas (patched - ablated) of some senders: columns `col .. col+n-1`, or the listed `cols`. */
+interface Group { col: number; n: number; cols?: number[]; colIdx?: tf.Tensor1D; delta: tf.Tensor3D /* [C|1, n, B*T*D] */ }
+
+/** FLOPs spent, counted per batch row of each circuit; `fullForward` is a naive forward's. */
+export interface EngineStats { runs: number; circuits: number; flops: number }
 
 /** Deltas of the sender groups produced before `stage`, for one circuit. Owns its tensors. */
 export class Prefix {
   constructor(readonly mask: Float32Array, readonly stage: number, readonly groups: Group[]) {}
-  dispose(): void { for (const g of this.groups) g.delta.dispose(); this.groups.length = 0; }
+  dispose(): void { for (const g of this.groups) { g.delta.dispose(); g.colIdx?.dispose(); } this.groups.length = 0; }
 }
 
 export class PatchingEngine {
@@ -56,6 +60,9 @@ export class PatchingEngine {
   private qkExtra: tf.Tensor | null = null; // shortformer: added to q/k inputs
   private posSel!: tf.Tensor3D; // [1, B*K, B*T] one-hot rows selecting the metric positions
   private disposed = false;
+  /** Skip senders no circuit of a run reads (exact: their deltas are multiplied by 0). */
+  skipDead = true;
+  readonly stats: EngineStats = { runs: 0, circuits: 0, flops: 0 };
 
   constructor(readonly model: HookedTransformer, readonly clean: number[][], readonly ablation: Ablation, opts: EngineOptions = {}) {
     const cfg = model.cfg;
@@ -176,10 +183,26 @@ export class PatchingEngine {
     if (opts.from) this.checkPrefix(masks, opts.from);
     const all = new Float32Array(masks.length * R * S);
     masks.forEach((m, i) => all.set(m, i * R * S));
+    let live: Uint8Array | null = null;
+    if (this.skipDead) {
+      live = new Uint8Array(S);
+      for (const m of masks) for (let r = 0; r < R; r++) {
+        const o = r * S;
+        for (let sIdx = 0; sIdx < S; sIdx++) if (m[o + sIdx] !== 0 && this.existsHost[o + sIdx] === 1) live[sIdx] = 1;
+      }
+    }
     const M = tf.tensor3d(all, [masks.length, R, S]);
     try {
-      return this.forward(M, null, opts.from ?? null, null) as tf.Tensor4D;
+      return this.forward(M, null, opts.from ?? null, null, live) as tf.Tensor4D;
     } finally { M.dispose(); }
+  }
+
+  /** FLOPs of one naive full forward of the batch (every component, logits at every position). */
+  fullForwardFlops(): number {
+    const cfg = this.model.cfg;
+    const { dModel: D, dHead: Dh, nHeads: H } = cfg;
+    const perTokenLayer = H * (8 * D * Dh + 4 * this.T * Dh) + (cfg.attnOnly ? 0 : 4 * D * (cfg.dMlp ?? 0));
+    return this.B * this.T * (cfg.nLayers * perTokenLayer + 2 * D * cfg.dVocabOut);
   }
 
   /**
@@ -240,7 +263,7 @@ export class PatchingEngine {
     return r - L * per === 3 * cfg.nHeads ? 2 * L + 1 : 2 * L;
   }
 
-  private forward(Min: tf.Tensor3D, probe: tf.Tensor3D | null, from: Prefix | null, collect: { stage: number; groups: Group[] } | null): tf.Tensor | null {
+  private forward(Min: tf.Tensor3D, probe: tf.Tensor3D | null, from: Prefix | null, collect: { stage: number; groups: Group[] } | null, live: Uint8Array | null = null): tf.Tensor | null {
     if (this.disposed) throw new Error('patching: engine used after dispose()');
     const cfg = this.model.cfg;
     const P = this.model.params;
@@ -257,55 +280,82 @@ export class PatchingEngine {
     const groups: Group[] = [this.embedGroup, ...(from ? from.groups : [])];
     const own: Group[] = [];
     const lnF = (x: tf.Tensor, w: tf.Tensor | null, b: tf.Tensor | null) => (cfg.normalizationType === null ? x : layerNorm(x, w, b, cfg.eps).out);
-    /** sum over groups of M[:, r0:r0+nr, group cols] @ delta -> [C, nr, B*T*D] */
-    const gather = (r0: number, nr: number, ncols: number): tf.Tensor => {
+    const { dHead: Dh } = cfg;
+    const perRow = (f: number) => { this.stats.flops += f * C * B; };
+    this.stats.runs++;
+    this.stats.circuits += C;
+    /** the group's columns of a [C', nr, S] row block */
+    const cols = (rows: tf.Tensor3D, g: Group) => (g.cols ? tf.gather(rows, g.colIdx!, 2) : tf.slice(rows, [0, 0, g.col], [rows.shape[0], rows.shape[1], g.n]));
+    /** sum over groups of rows[:, :, group cols] @ delta -> [C, nr, B*T*D]; rows are M's (and the probe's) */
+    const contract = (rows: tf.Tensor3D, prow: tf.Tensor3D | null, ncols: number): tf.Tensor => {
       let acc: tf.Tensor | null = null;
       for (const g of groups) {
         if (g.col + g.n > ncols) continue;
-        const m = tf.slice(M, [0, r0, g.col], [C, nr, g.n]);
-        const y = tf.matMul(m, g.delta);
+        const y = tf.matMul(cols(rows, g), g.delta);
+        perRow(2 * rows.shape[1] * g.n * T * D);
         acc = acc ? tf.add(acc, y) : y;
       }
-      if (P3) {
+      if (prow) {
         for (const g of fixed) {
           if (g.col + g.n > ncols) continue;
-          const m = tf.slice(P3, [0, r0, g.col], [P3.shape[0], nr, g.n]);
-          acc = tf.add(acc!, tf.matMul(m, g.delta));
+          acc = tf.add(acc!, tf.matMul(cols(prow, g), g.delta));
         }
       }
       return acc!;
     };
-    const push = (g: Group) => { tf.keep(g.delta); groups.push(g); own.push(g); if (collect) collect.groups.push(g); };
+    const rowBlock = (t: tf.Tensor3D, rows: number[]): tf.Tensor3D => {
+      const contiguous = rows.every((r, i) => r === rows[0] + i);
+      return contiguous ? tf.slice(t, [0, rows[0], 0], [t.shape[0], rows.length, S]) : tf.gather(t, tf.tensor1d(rows, 'int32'), 1);
+    };
+    const gather = (rows: number[], ncols: number): tf.Tensor => contract(rowBlock(M, rows), P3 ? rowBlock(P3, rows) : null, ncols);
+    const push = (g: Group) => {
+      tf.keep(g.delta);
+      if (g.cols) g.colIdx = tf.keep(tf.tensor1d(g.cols, 'int32'));
+      groups.push(g); own.push(g); if (collect) collect.groups.push(g);
+    };
     try {
       for (let l = 0; l < cfg.nLayers; l++) {
         const L = P.layers[l];
         if (2 * l >= stop) break;
         if (2 * l >= start) {
-          const g = tf.tidy(() => {
-            // One receiver block (the q, k or v inputs of every head) at a time: [C, H, B*T*D]
-            // -> [C*B, T, H, D]. (A rank-5 slice of the activations is slow on wasm.)
-            const base = tf.reshape(this.baseAttn[l], [1, B, T, 1, D]);
-            const part = (i: number, extra: tf.Tensor | null) => {
-              const x = tf.reshape(gather(this.layout.attnRow(l) + i * H, H, this.layout.sendersBeforeAttn(l)), [C, H, B, T, D]);
-              let p = tf.add(tf.transpose(x, [0, 2, 3, 1, 4]), base);
-              if (extra) p = tf.add(p, tf.reshape(extra, [1, extra.shape[0], T, 1, D]));
-              return lnF(tf.reshape(p, [C * B, T, H, D]), L.ln1w, L.ln1b) as tf.Tensor4D;
-            };
-            const q = perHeadIn(part(0, this.qkExtra), L.WQ, L.bQ);
-            const k = perHeadIn(part(1, this.qkExtra), L.WK, L.bK);
-            const v = perHeadIn(part(2, null), L.WV, L.bV);
-            const { pattern } = attentionPattern(q, k, cfg);
-            const result = perHeadOut(attendValues(pattern, v), L.WO); // [CB,T,H,D]
-            const delta = tf.sub(tf.reshape(result, [C, B, T, H, D]), this.scHeads[l]);
-            return tf.reshape(tf.transpose(delta, [0, 3, 1, 2, 4]), [C, H, B * T * D]) as tf.Tensor3D;
-          });
-          push({ col: this.layout.headCol(l), n: H, delta: g });
+          // Heads some circuit reads (all of them without liveness information).
+          const hs = Array.from({ length: H }, (_, h) => h).filter((h) => !live || live[this.layout.headCol(l) + h] === 1);
+          const nh = hs.length;
+          if (nh > 0) {
+            const all = nh === H;
+            const g = tf.tidy(() => {
+              const hIdx = all ? null : tf.tensor1d(hs, 'int32');
+              const sel = <X extends tf.Tensor>(w: X, axis = 0): X => (hIdx ? tf.gather(w, hIdx, axis) as X : w);
+              const ln1w = L.ln1w, ln1b = L.ln1b;
+              // One receiver block (the q, k or v inputs of the chosen heads) at a time:
+              // [C, nh, B*T*D] -> [C*B, T, nh, D]. (A rank-5 slice of the activations is slow on wasm.)
+              const base = tf.reshape(this.baseAttn[l], [1, B, T, 1, D]);
+              const part = (i: number, extra: tf.Tensor | null) => {
+                const rows = hs.map((h) => this.layout.attnRow(l) + i * H + h);
+                const x = tf.reshape(gather(rows, this.layout.sendersBeforeAttn(l)), [C, nh, B, T, D]);
+                let p = tf.add(tf.transpose(x, [0, 2, 3, 1, 4]), base);
+                if (extra) p = tf.add(p, tf.reshape(extra, [1, extra.shape[0], T, 1, D]));
+                return lnF(tf.reshape(p, [C * B, T, nh, D]), ln1w, ln1b) as tf.Tensor4D;
+              };
+              const q = perHeadIn(part(0, this.qkExtra), sel(L.WQ), sel(L.bQ));
+              const k = perHeadIn(part(1, this.qkExtra), sel(L.WK), sel(L.bK));
+              const v = perHeadIn(part(2, null), sel(L.WV), sel(L.bV));
+              const { pattern } = attentionPattern(q, k, cfg);
+              const result = perHeadOut(attendValues(pattern, v), sel(L.WO)); // [CB,T,nh,D]
+              perRow(T * nh * (8 * D * Dh + 4 * T * Dh));
+              const delta = tf.sub(tf.reshape(result, [C, B, T, nh, D]), sel(this.scHeads[l], 3));
+              return tf.reshape(tf.transpose(delta, [0, 3, 1, 2, 4]), [C, nh, B * T * D]) as tf.Tensor3D;
+            });
+            const col = this.layout.headCol(l);
+            push(all ? { col, n: H, delta: g } : { col, n: H, cols: hs.map((h) => col + h), delta: g });
+          }
         }
         if (cfg.attnOnly) continue;
         if (2 * l + 1 >= stop) break;
-        if (2 * l + 1 >= start) {
+        if (2 * l + 1 >= start && (!live || live[this.layout.mlpCol(l)] === 1)) {
+          perRow(T * 4 * D * (cfg.dMlp ?? 0));
           const g = tf.tidy(() => {
-            const x = tf.add(tf.reshape(gather(this.layout.mlpRow(l), 1, this.layout.sendersBeforeMlp(l)), [C, B, T, D]), this.baseMlp[l]);
+            const x = tf.add(tf.reshape(gather([this.layout.mlpRow(l)], this.layout.sendersBeforeMlp(l)), [C, B, T, D]), this.baseMlp[l]);
             const h = lnF(tf.reshape(x, [C * B, T, D]), L.ln2w, L.ln2b);
             const out = linear(activation(linear(h, L.Win!, L.bin), cfg.actFn!), L.Wout!, null); // b_out is in the base
             const delta = tf.sub(tf.reshape(out, [C, B, T, D]), this.scMlp[l]);
@@ -316,7 +366,8 @@ export class PatchingEngine {
       }
       if (collect) return null;
       return tf.tidy(() => {
-        const x = tf.add(tf.reshape(gather(this.layout.logitsRow, 1, S), [C, B, T, D]), this.baseLogits);
+        perRow(this.K * 2 * D * cfg.dVocabOut);
+        const x = tf.add(tf.reshape(gather([this.layout.logitsRow], S), [C, B, T, D]), this.baseLogits);
         const atPos = tf.matMul(this.posSel, tf.reshape(x, [C, B * T, D])); // [C, B*K, D]
         const h = lnF(atPos, P.lnfw, P.lnfb);
         return tf.reshape(linear(h, P.WU, P.bU), [C, B, this.K, cfg.dVocabOut]);
@@ -324,7 +375,7 @@ export class PatchingEngine {
     } finally {
       M.dispose();
       P3?.dispose();
-      if (!collect) for (const g of own) g.delta.dispose();
+      if (!collect) for (const g of own) { g.delta.dispose(); g.colIdx?.dispose(); }
     }
   }
 

@@ -123,11 +123,17 @@ describe('EAP-IG', () => {
 describe('ACDC', () => {
   it('speculative batching and layer-resumed evaluation give the sequential result', () => {
     const runs = [
-      { speculate: 1, resume: false },
-      { speculate: 1, resume: true },
-      { speculate: 4, resume: true },
-      { speculate: 16, resume: false },
-    ].map((o) => { const ctx = context('kl'); const r = acdc(ctx, { threshold: 0.02, ...o }); ctx.dispose(); return r; });
+      { speculate: 1, resume: false, skipDead: false }, // the naive sequential baseline
+      { speculate: 1, resume: true, skipDead: true },
+      { speculate: 4, resume: true, skipDead: true },
+      { speculate: 16, resume: false, skipDead: false },
+    ].map(({ skipDead, ...o }) => {
+      const ctx = context('kl');
+      ctx.engine.skipDead = skipDead;
+      const r = acdc(ctx, { threshold: 0.02, ...o });
+      ctx.dispose();
+      return r;
+    });
     const base = runs[0];
     expect(base.circuit.size).toBeGreaterThan(0);
     expect(base.circuit.size).toBeLessThan(19);
