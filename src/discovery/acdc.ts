@@ -23,7 +23,6 @@
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { DiscoveryContext, DiscoveryResult, MethodOptions } from './types.js';
-import type { Prefix } from '../patching/engine.js';
 import { receiverNode } from './selection.js';
 
 export interface AcdcCheckpoint {
@@ -98,7 +97,7 @@ export function acdc(ctx: DiscoveryContext, opts: MethodOptions & { checkpointKe
     return false;
   };
 
-  let prefix: Prefix | null = null;
+  let prefix: { dispose(): void } | null = null;
   let prefixStage = -1;
   const evalMasks = (masks: Float32Array[]): number[] => {
     const logits = engine.run(masks, useResume && prefix ? { from: prefix } : {});

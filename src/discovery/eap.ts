@@ -14,20 +14,27 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { DiscoveryContext, DiscoveryResult, MethodOptions } from './types.js';
+import { PatchingEngine } from '../patching/engine.js';
 
 /**
  * Attribution with the probe gradient over circuits whose masks are `masks` ([C, R, S],
  * fractional entries allowed). Returns the mean over circuits of -dMetric/dprobe, per edge.
  */
 export function probeScores(ctx: DiscoveryContext, masks: tf.Tensor3D): Map<string, number> {
-  const { engine, objective } = ctx;
-  const lay = engine.layout;
+  const lay = ctx.engine.layout;
   const R = lay.receivers.length, S = lay.senders.length;
+  const parts = ctx.chunks ?? [{ engine: ctx.engine as PatchingEngine, objective: ctx.objective, weight: 1 }];
+  if (!ctx.chunks && !(ctx.engine instanceof PatchingEngine)) throw new Error('eap: a chunked engine needs per-chunk objectives (ctx.chunks)');
   const probe = tf.zeros([1, R, S]) as tf.Tensor3D;
   try {
-    const g = tf.tidy(() => tf.grad((p: tf.Tensor) => objective.differentiable(engine.runTensor(masks, { probe: p as tf.Tensor3D })))(probe));
-    const data = g.dataSync();
-    g.dispose();
+    // The metric is a mean over rows, so the batch's gradient is the row-weighted sum of the chunks'.
+    const data = new Float64Array(R * S);
+    for (const { engine, objective, weight } of parts) {
+      const g = tf.tidy(() => tf.grad((p: tf.Tensor) => objective.differentiable(engine.runTensor(masks, { probe: p as tf.Tensor3D })))(probe));
+      const d = g.dataSync();
+      g.dispose();
+      for (let i = 0; i < d.length; i++) data[i] += weight * d[i];
+    }
     for (const v of data) if (!Number.isFinite(v)) throw new Error('eap: attribution produced NaN or infinite scores (check the metric and the prompts)');
     const scores = new Map<string, number>();
     lay.receivers.forEach((r, ri) => lay.senders.forEach((s, si) => {

@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { HookedTransformer } from '../model/transformer.js';
 import { tokenizerFor, type Tokenizer } from '../model/tokenizer.js';
 import { PatchingEngine, type Ablation } from '../patching/engine.js';
+import { ChunkedEngine, type CircuitEvaluator } from '../patching/chunked.js';
 import { maskFromEdges } from '../patching/layout.js';
 import type { Task, TaskBatch } from '../tasks/types.js';
 import { validateBatch } from '../tasks/types.js';
@@ -35,6 +36,8 @@ export interface DiscoverOptions {
   steps?: number;
   checkpoint?: string;
   resume?: boolean;
+  /** run the prompts in chunks of at most this many rows (memory); same result */
+  batchSize?: number;
   modelName: string;
   backend: string;
   onProgress?: (p: Progress) => void;
@@ -61,12 +64,25 @@ export function discover(model: HookedTransformer, task: Task, opts: DiscoverOpt
   validateBatch(task.name, batch, model.cfg);
   const ablationKind = opts.ablation ?? 'resample';
   const metric = opts.metric ?? method.defaultMetric;
-  const engine = new PatchingEngine(model, batch.clean, ablationFor(ablationKind, batch), { splitEmbed: opts.splitEmbed ?? false, positions: batch.positions });
+  const N = batch.clean.length;
+  const bs = opts.batchSize !== undefined && opts.batchSize < N ? opts.batchSize : N;
+  const engineOpts = { splitEmbed: opts.splitEmbed ?? false, positions: batch.positions };
+  const engine: CircuitEvaluator = bs < N
+    ? new ChunkedEngine(model, batch.clean, ablationFor(ablationKind, batch), { ...engineOpts, batchSize: bs })
+    : new PatchingEngine(model, batch.clean, ablationFor(ablationKind, batch), engineOpts);
   const cleanLogits = tf.tidy(() => tf.squeeze(engine.run([engine.fullMask()]), [0])) as tf.Tensor3D;
   const objective = makeObjective(metric, task, batch, cleanLogits);
+  // Attribution differentiates chunk by chunk, each with its own rows' objective.
+  const chunks = engine instanceof ChunkedEngine ? engine.engines.map((e, i) => {
+    const sub = sliceBatch(batch, engine.offsets[i], engine.offsets[i] + e.B);
+    const cl = tf.tidy(() => tf.squeeze(e.run([e.fullMask()]), [0])) as tf.Tensor3D;
+    const obj = makeObjective(metric, task, sub, cl);
+    cl.dispose();
+    return { engine: e, objective: obj, weight: e.B / N };
+  }) : undefined;
   try {
     const checkpointKey = JSON.stringify({ model: opts.modelName, task: task.name, method: opts.method, metric, ablation: ablationKind, n, seed, threshold: opts.threshold ?? null, abs: opts.absValue ?? false, split: opts.splitEmbed ?? false, processing: model.processing });
-    const raw = method.run({ engine, objective, onProgress: opts.onProgress }, {
+    const raw = method.run({ engine, objective, chunks, onProgress: opts.onProgress }, {
       threshold: opts.threshold, topN: opts.topN, absValue: opts.absValue, speculate: opts.speculate, steps: opts.steps,
       checkpoint: opts.checkpoint, resumeFrom: opts.resume ? opts.checkpoint : undefined, checkpointKey,
     });
@@ -111,10 +127,18 @@ export function discover(model: HookedTransformer, task: Task, opts: DiscoverOpt
     };
     return { file, raw };
   } finally {
+    for (const c of chunks ?? []) c.objective.dispose();
     objective.dispose();
     engine.dispose();
     cleanLogits.dispose();
   }
+}
+
+/** Rows [s, e) of a batch (per-row arrays in `meta` are sliced too). */
+export function sliceBatch(b: TaskBatch, s: number, e: number): TaskBatch {
+  const n = b.clean.length;
+  const meta = b.meta ? Object.fromEntries(Object.entries(b.meta).map(([k, v]) => [k, Array.isArray(v) && v.length === n ? v.slice(s, e) : v])) : undefined;
+  return { clean: b.clean.slice(s, e), corrupt: b.corrupt.slice(s, e), positions: b.positions.slice(s, e), answers: b.answers.slice(s, e), wrong: b.wrong.slice(s, e), ...(meta ? { meta } : {}) };
 }
 
 /** Default circuit size for score-based methods without --top-n/--threshold: 2% of edges, at least 10. */

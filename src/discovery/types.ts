@@ -1,10 +1,17 @@
 /** The common signature of discovery methods (DESIGN.md "Discovery methods"). */
 import type { PatchingEngine } from '../patching/engine.js';
+import type { CircuitEvaluator } from '../patching/chunked.js';
 import type { Objective } from './objective.js';
 
 export interface DiscoveryContext {
-  engine: PatchingEngine;
+  /** the edge-masked forward over the whole batch (possibly chunked) */
+  engine: CircuitEvaluator;
   objective: Objective;
+  /**
+   * Attribution methods differentiate one engine at a time: the batch's chunks, each with its
+   * objective and weight (rows / total rows). Absent: `engine` is one PatchingEngine.
+   */
+  chunks?: { engine: PatchingEngine; objective: Objective; weight: number }[];
   /** progress callback (edges tested, edges total estimate, kept) */
   onProgress?: (p: Progress) => void;
 }

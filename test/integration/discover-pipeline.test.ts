@@ -45,6 +45,20 @@ function oracleMetric(edges: Set<string>): number {
 }
 
 describe('discover pipeline', () => {
+  it('--batch-size chunking gives the same circuit, scores and metrics', () => {
+    for (const method of ['acdc', 'eap', 'eap-ig']) {
+      const opts = { method, threshold: method === 'acdc' ? 0.05 : undefined, topN: method === 'acdc' ? undefined : 8, splitEmbed: true, modelName: 'p', backend: 'wasm', tokenizer: new IdTokenizer(53), batch };
+      const whole = discover(model, task, opts).file;
+      const chunked = discover(model, task, { ...opts, batchSize: 7 }).file; // 24 rows -> 7, 7, 7, 3
+      expect([...circuitEdgeKeys(chunked)].sort(), method).toEqual([...circuitEdgeKeys(whole)].sort());
+      for (const k of ['clean', 'corrupted', 'circuit'] as const) {
+        expect(Math.abs(chunked.results[k] - whole.results[k]), `${method} ${k}`).toBeLessThan(1e-5 * Math.max(1, Math.abs(whole.results[k])));
+      }
+      const maxAbs = Math.max(...whole.edges.map((e) => Math.abs(e.score ?? 0)));
+      whole.edges.forEach((e, i) => expect(Math.abs((chunked.edges[i].score ?? 0) - (e.score ?? 0))).toBeLessThan(1e-5 * Math.max(1, maxAbs)));
+    }
+  });
+
   for (const method of ['acdc', 'eap', 'eap-ig']) {
     it(`${method}: results agree with the oracle; outputs hold every kept edge`, () => {
       const { file } = discover(model, task, {

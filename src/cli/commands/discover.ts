@@ -44,6 +44,7 @@ interface DiscoverArgs {
   processing?: string[];
   mib?: string;
   html: boolean;
+  batchSize?: number;
 }
 
 /** Load the task's model: --model, else the task's default, else its shipped fallback (with a notice). */
@@ -110,6 +111,7 @@ export const discoverCommand: CommandModule<object, DiscoverArgs> = {
     .option('processing', { type: 'array', string: true, choices: PROCESSING_STEPS as unknown as string[], describe: 'weight processing steps' })
     .option('mib', { type: 'string', describe: 'also export the circuit as EAP-IG/MIB graph JSON to this file' })
     .option('html', { type: 'boolean', default: true, describe: 'write the HTML report' })
+    .option('batch-size', { type: 'number', describe: 'run the prompts in chunks of this many rows (bounds memory; same circuit)' })
     .check((a) => {
       if (!a.task && !a.data) throw new Error('give --task <name> or --data <file.json>');
       if (a.task && a.data) throw new Error('give either --task or --data, not both');
@@ -128,7 +130,7 @@ export const discoverCommand: CommandModule<object, DiscoverArgs> = {
       const { file } = discover(loaded.model, task, {
         method: argv.method, threshold: argv.threshold ?? (argv.method === 'acdc' ? 0.01 : undefined), topN: argv.topN, greedy: argv.greedy,
         absValue: argv.absValue, metric: argv.metric, ablation: argv.ablation, n: argv.n, seed: argv.seed,
-        splitEmbed: argv.splitEmbed, speculate: argv.speculate, steps: argv.steps,
+        splitEmbed: argv.splitEmbed, speculate: argv.speculate, steps: argv.steps, batchSize: argv.batchSize,
         checkpoint: argv.method === 'acdc' ? checkpoint : undefined, resume: argv.resume,
         modelName: name, backend, onProgress: bar.update,
       });
