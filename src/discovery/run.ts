@@ -66,7 +66,7 @@ export function discover(model: HookedTransformer, task: Task, opts: DiscoverOpt
   const metric = opts.metric ?? method.defaultMetric;
   const N = batch.clean.length;
   const bs = opts.batchSize !== undefined && opts.batchSize < N ? opts.batchSize : N;
-  const engineOpts = { splitEmbed: opts.splitEmbed ?? false, positions: batch.positions };
+  const engineOpts = { splitEmbed: opts.splitEmbed ?? false, positions: batch.positions, attribution: method.kind === 'score' };
   const engine: CircuitEvaluator = bs < N
     ? new ChunkedEngine(model, batch.clean, ablationFor(ablationKind, batch), { ...engineOpts, batchSize: bs })
     : new PatchingEngine(model, batch.clean, ablationFor(ablationKind, batch), engineOpts);

@@ -41,7 +41,7 @@ export class ChunkedEngine implements CircuitEvaluator {
       for (let s = 0; s < clean.length; s += bs) {
         const rows = (x: number[][]) => x.slice(s, s + bs);
         const ab: Ablation = ablation.kind === 'resample' ? { kind: 'resample', corrupt: rows(ablation.corrupt) } : ablation;
-        this.engines.push(new PatchingEngine(model, rows(clean), ab, { splitEmbed: opts.splitEmbed, positions: opts.positions ? rows(opts.positions) : undefined }));
+        this.engines.push(new PatchingEngine(model, rows(clean), ab, { splitEmbed: opts.splitEmbed, attribution: opts.attribution, positions: opts.positions ? rows(opts.positions) : undefined }));
         this.offsets.push(s);
       }
     } catch (e) {

@@ -27,6 +27,11 @@ export type Ablation =
 
 export interface EngineOptions {
   splitEmbed?: boolean;
+  /**
+   * Keep the clean - ablated sender deltas from setup for attribution (EAP / EAP-IG probes),
+   * instead of recomputing them with a full-circuit forward on first use.
+   */
+  attribution?: boolean;
   /** positions whose logits are returned, per row (same count per row); default: every position */
   positions?: number[][];
 }
@@ -96,7 +101,7 @@ export class PatchingEngine {
     this.posSel = this.hold(tf.tensor3d(sel, [1, flat.length, this.B * this.T]));
     this.existsHost = fullMask(this.layout);
     this.exists = this.hold(tf.tensor2d(this.existsHost, [this.layout.receivers.length, this.layout.senders.length]));
-    this.setup();
+    this.setup(opts.attribution ?? false);
   }
 
   private hold<T extends tf.Tensor>(t: T): T { this.held.push(tf.keep(t)); return t; }
@@ -124,7 +129,7 @@ export class PatchingEngine {
     return out;
   }
 
-  private setup(): void {
+  private setup(keepDeltas: boolean): void {
     const cfg = this.model.cfg;
     const { B, T } = this;
     const D = cfg.dModel;
@@ -169,6 +174,18 @@ export class PatchingEngine {
       }
       this.baseLogits = this.hold(tf.reshape(base, [B, T, D]));
     });
+    if (keepDeltas) {
+      // The full circuit's sender deltas are clean - ablated outputs: no extra forward needed.
+      const groups: Group[] = [];
+      tf.tidy(() => {
+        for (let l = 0; l < cfg.nLayers; l++) {
+          const d = tf.sub(cleanOut.heads[l], ab.heads[l]); // [B,T,H,D]
+          groups.push({ col: this.layout.headCol(l), n: cfg.nHeads, delta: tf.keep(tf.reshape(tf.transpose(d, [2, 0, 1, 3]), [1, cfg.nHeads, B * T * D])) as tf.Tensor3D });
+          if (!cfg.attnOnly) groups.push({ col: this.layout.mlpCol(l), n: 1, delta: tf.keep(tf.reshape(tf.sub(cleanOut.mlps[l], ab.mlps[l]), [1, 1, B * T * D])) as tf.Tensor3D });
+        }
+      });
+      this.fixed = new Prefix(this.existsHost.slice(), 2 * cfg.nLayers, [this.embedGroup, ...groups]);
+    }
     tf.dispose([cleanOut.embed, cleanOut.pos, ...cleanOut.heads, ...cleanOut.mlps, ab.embed, ab.pos, ...ab.heads, ...ab.mlps]);
   }
 

@@ -35,8 +35,8 @@ const task = { metricName: 'logprob', metric: (l: tf.Tensor3D, b: TaskBatch) => 
 // the answer logit: its gradient does not vanish on a model this confident (log-prob's does)
 const logitTask = { metricName: 'logit', metric: (l: tf.Tensor3D, b: TaskBatch) => tf.mean(pick(l, b.answers)) as tf.Scalar };
 
-function context(kind: 'kl' | 'task', ablation: 'resample' | 'zero' = 'resample', t: typeof task = task): DiscoveryContext & { dispose(): void } {
-  const engine = new PatchingEngine(model, batch.clean, ablation === 'zero' ? { kind: 'zero' } : { kind: 'resample', corrupt: batch.corrupt }, { splitEmbed: true, positions: batch.positions });
+function context(kind: 'kl' | 'task', ablation: 'resample' | 'zero' = 'resample', t: typeof task = task, attribution = false): DiscoveryContext & { dispose(): void } {
+  const engine = new PatchingEngine(model, batch.clean, ablation === 'zero' ? { kind: 'zero' } : { kind: 'resample', corrupt: batch.corrupt }, { splitEmbed: true, positions: batch.positions, attribution });
   const cleanLogits = tf.tidy(() => tf.squeeze(engine.run([engine.fullMask()]), [0])) as tf.Tensor3D;
   const objective = makeObjective(kind, t, batch, cleanLogits);
   cleanLogits.dispose();
@@ -56,6 +56,12 @@ describe('EAP', () => {
     const ctx = context('task', 'resample', logitTask);
     const res = eap(ctx, {});
     ctx.dispose();
+    // deltas kept from setup (attribution: true) give the same scores as recomputed ones
+    const ctxA = context('task', 'resample', logitTask, true);
+    const resA = eap(ctxA, {});
+    ctxA.dispose();
+    const big = Math.max(1, ...[...res.scores.values()].map(Math.abs));
+    for (const [e, v] of res.scores) expect(Math.abs(resA.scores.get(e)! - v)).toBeLessThan(1e-5 * big);
     // Independent: gradient of the metric at every receiver input via the model's hooks.
     const metric = (logits: tf.Tensor3D) => tf.tidy(() => {
       const at = tf.stack(batch.positions[0].map((p) => tf.squeeze(tf.slice(logits, [0, p, 0], [-1, 1, -1]), [1])), 1) as tf.Tensor3D;
