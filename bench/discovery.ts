@@ -1,0 +1,150 @@
+/**
+ * Discovery cost on this machine's backend (issue 7): writes bench/results/discovery.json.
+ *
+ *   npm run build && npm run bench:discovery            # all parts
+ *   node dist/bench/discovery.js --quick                # small shapes only (no GPT-2-small part)
+ *
+ * 1. ACDC, naive vs fast, same output: on each available model/task (the shared permute_lists
+ *    toy model; the shipped IOI model when present; the HF fixture GPT-2 on IOI prompts) ACDC
+ *    runs twice: naive (one full forward per evaluation: sequential, no layer resumption, every
+ *    component recomputed) and fast (speculative batching, layer-resumed, dead senders skipped).
+ *    The edge sets must be identical. "Full-forward equivalents": naive = the number of
+ *    evaluations (each one full forward with logits at every position, as TransformerLens
+ *    runs it); fast = FLOPs actually spent / FLOPs of one full forward (engine FLOP counter:
+ *    matmuls of the heads, MLPs, mask contractions and unembedding it computed).
+ * 2. EAP and EAP-IG on a GPT-2-small-shaped model (random weights), 100 IOI prompts: wall time
+ *    of the scoring (setup + forward + backward) against 3x the plain forward of the same
+ *    prompts, peak tensor memory (tf.profile) and the process's max RSS; chunked with
+ *    --batch-size 25 (the wasm heap is bounded).
+ * 3. ACDC on the same GPT-2-small shape: the time of one patched evaluation (from layer 0, the
+ *    worst case) and the projected time for all 32,491 edges with the measured fast/naive ratio.
+ */
+import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../src/model/backend.js';
+import { loadModel } from '../src/model/load-model.js';
+import type { HookedTransformer } from '../src/model/transformer.js';
+import { tokenizerFor } from '../src/model/tokenizer.js';
+import { PatchingEngine } from '../src/patching/engine.js';
+import { makeObjective } from '../src/discovery/objective.js';
+import { acdc } from '../src/discovery/acdc.js';
+import { discover, ablationFor } from '../src/discovery/run.js';
+import { getTask } from '../src/tasks/registry.js';
+import { resolveSharedModel } from '../src/tasks/shared-models.js';
+import { shippedModelPath } from '../src/model/load-model.js';
+import type { Task } from '../src/tasks/types.js';
+
+const ROOT = process.cwd(); // run from the repository root
+const quick = process.argv.includes('--quick');
+
+interface AcdcRow { model: string; task: string; n: number; threshold: number; edges: number; kept: number; identical: boolean;
+  naive: { evaluations: number; fullForwardEquivalents: number; seconds: number };
+  fast: { batchedCalls: number; circuitEvaluations: number; fullForwardEquivalents: number; seconds: number };
+  /** speculative batching (8 removals per batched call): fewer calls, some wasted evaluations */
+  speculative: { batchedCalls: number; circuitEvaluations: number; fullForwardEquivalents: number; seconds: number };
+  ratio: number }
+
+function acdcCompare(model: HookedTransformer, modelName: string, task: Task, n: number, threshold: number, splitEmbed: boolean): AcdcRow {
+  const batch = task.build({ cfg: model.cfg, tokenizer: tokenizerFor(model.cfg) }, { n, seed: 0 });
+  const runOnce = (fast: boolean, speculate = 1) => {
+    const engine = new PatchingEngine(model, batch.clean, ablationFor('resample', batch), { splitEmbed, positions: batch.positions });
+    engine.skipDead = fast;
+    const clean = tf.tidy(() => tf.squeeze(engine.run([engine.fullMask()]), [0])) as tf.Tensor3D;
+    const objective = makeObjective('kl', task, batch, clean);
+    clean.dispose();
+    const f0 = engine.stats.flops, c0 = engine.stats.circuits, r0 = engine.stats.runs;
+    const t0 = performance.now();
+    const r = acdc({ engine, objective }, { threshold, speculate, resume: fast });
+    const seconds = (performance.now() - t0) / 1000;
+    const out = { circuit: r.circuit, seconds, flops: engine.stats.flops - f0, circuits: engine.stats.circuits - c0, runs: engine.stats.runs - r0, full: engine.fullForwardFlops(), edges: engine.fullMask().reduce((a, b) => a + b, 0) };
+    objective.dispose(); engine.dispose();
+    return out;
+  };
+  const naive = runOnce(false);
+  const fast = runOnce(true);
+  const spec = runOnce(true, 8);
+  const same = (a: Set<string>, b: Set<string>) => a.size === b.size && [...a].every((e) => b.has(e));
+  const identical = same(naive.circuit, fast.circuit) && same(naive.circuit, spec.circuit);
+  const fastEq = fast.flops / fast.full;
+  return {
+    model: modelName, task: task.name, n, threshold, edges: naive.edges, kept: fast.circuit.size, identical,
+    naive: { evaluations: naive.circuits, fullForwardEquivalents: naive.circuits, seconds: naive.seconds },
+    fast: { batchedCalls: fast.runs, circuitEvaluations: fast.circuits, fullForwardEquivalents: fastEq, seconds: fast.seconds },
+    speculative: { batchedCalls: spec.runs, circuitEvaluations: spec.circuits, fullForwardEquivalents: spec.flops / spec.full, seconds: spec.seconds },
+    ratio: naive.circuits / fastEq,
+  };
+}
+
+async function main(): Promise<void> {
+  const backend = await initBackend((process.env.CIRCUITSCOPE_BACKEND as 'wasm') ?? 'auto');
+  const results: Record<string, unknown> = {
+    machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', node: process.version }, backend, date: new Date().toISOString(),
+  };
+  // 1. ACDC naive vs fast
+  const rows: AcdcRow[] = [];
+  const perm = resolveSharedModel('permute_lists');
+  if (perm) {
+    const { model } = await loadModel(perm, { quiet: true });
+    rows.push(acdcCompare(model, 'permute_lists', getTask('permute-lists'), 100, 0.02, true));
+    model.dispose();
+  }
+  const ioiShipped = ['ioi-words', 'ioi-2l'].map((m) => (shippedModelPath(m) ? m : null)).find(Boolean);
+  if (ioiShipped) {
+    const { model } = await loadModel(ioiShipped, { quiet: true });
+    rows.push(acdcCompare(model, ioiShipped, getTask('ioi'), quick ? 20 : 50, 0.01, false));
+    model.dispose();
+  }
+  const fixture = join(ROOT, '..', 'shared', 'fixtures', 'hf-gpt2-tiny', 'hf-save');
+  if (existsSync(fixture)) {
+    const { model } = await loadModel(fixture, { quiet: true });
+    rows.push(acdcCompare(model, 'hf-gpt2-tiny (random weights)', getTask('ioi'), quick ? 10 : 30, 0.01, false));
+    model.dispose();
+  }
+  results.acdc = rows;
+  for (const r of rows) console.log(`ACDC ${r.model}/${r.task}: ${r.kept}/${r.edges} edges, identical=${r.identical}; naive ${r.naive.fullForwardEquivalents} full forwards (${r.naive.seconds.toFixed(1)} s), fast ${r.fast.fullForwardEquivalents.toFixed(1)} equivalents in ${r.fast.batchedCalls} batched calls (${r.fast.seconds.toFixed(1)} s): ${r.ratio.toFixed(1)}x fewer; speculative x8: ${r.speculative.batchedCalls} calls, ${r.speculative.fullForwardEquivalents.toFixed(1)} equivalents (${r.speculative.seconds.toFixed(1)} s)`);
+
+  if (!quick) {
+    // 2. EAP / EAP-IG on GPT-2-small shape
+    const { model } = await loadModel('gpt2-small', { quiet: true });
+    const task = getTask('ioi');
+    const batch = task.build({ cfg: model.cfg, tokenizer: tokenizerFor(model.cfg) }, { n: 100, seed: 0 });
+    const bs = 25;
+    let t0 = performance.now();
+    for (let s = 0; s < batch.clean.length; s += bs) { const y = model.forward(batch.clean.slice(s, s + bs)); await y.data(); y.dispose(); }
+    const forwardSeconds = (performance.now() - t0) / 1000;
+    const eapRows: Record<string, unknown>[] = [];
+    for (const method of ['eap', 'eap-ig']) {
+      t0 = performance.now();
+      let seconds = 0;
+      const prof = await tf.profile(() => {
+        const { file } = discover(model, task, { method, topN: 200, batchSize: bs, modelName: 'gpt2-small (random)', backend, batch });
+        seconds = file.results.seconds;
+      });
+      const wall = (performance.now() - t0) / 1000;
+      eapRows.push({ method, prompts: batch.clean.length, tokensPerPrompt: batch.clean[0].length, seconds: wall, discoverSeconds: seconds, forwardSeconds, ratioToForward: wall / forwardSeconds, target: '<= 3x forward (EAP)', peakTensorBytes: prof.peakBytes, maxRssBytes: process.resourceUsage().maxRSS * 1024 });
+      console.log(`${method}: ${wall.toFixed(1)} s for 100 prompts (forward ${forwardSeconds.toFixed(1)} s, ratio ${(wall / forwardSeconds).toFixed(2)}), peak tensors ${(prof.peakBytes / 2 ** 30).toFixed(2)} GiB, max RSS ${(process.resourceUsage().maxRSS / 2 ** 20).toFixed(2)} GiB`);
+    }
+    results.eap = eapRows;
+    // 3. ACDC on GPT-2-small shape: one evaluation from layer 0
+    const engine = new PatchingEngine(model, batch.clean.slice(0, bs), ablationFor('resample', { ...batch, corrupt: batch.corrupt.slice(0, bs) }), { positions: batch.positions.slice(0, bs) });
+    const full = engine.fullMask();
+    engine.run([full]).dispose();
+    t0 = performance.now();
+    const reps = 3;
+    for (let i = 0; i < reps; i++) engine.run([full]).dispose();
+    const evalSeconds = (performance.now() - t0) / 1000 / reps * (batch.clean.length / bs);
+    engine.dispose();
+    const best = rows.reduce((a, r) => Math.max(a, r.ratio), 1);
+    results.acdcGpt2Small = { edges: 32491, prompts: 100, fullEvaluationSeconds: evalSeconds, naiveProjectedHours: 32491 * evalSeconds / 3600, fastProjectedHours: 32491 * evalSeconds / best / 3600, ratioUsed: best };
+    console.log(`ACDC gpt2-small shape: one full evaluation of 100 prompts ${evalSeconds.toFixed(1)} s; naive 32,491 edges ~${(32491 * evalSeconds / 3600).toFixed(0)} h, fast (ratio ${best.toFixed(1)}) ~${(32491 * evalSeconds / best / 3600).toFixed(1)} h`);
+    model.dispose();
+  }
+  const out = join(ROOT, 'bench', 'results', quick ? 'discovery.quick.json' : 'discovery.json');
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, JSON.stringify(results, null, 1) + '\n');
+  console.log(`wrote ${out}`);
+}
+
+main().catch((e) => { console.error(e); process.exit(1); });
