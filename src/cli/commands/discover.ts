@@ -19,6 +19,8 @@ import { loadCustomTask } from '../../tasks/custom.js';
 import { resolveSharedModel } from '../../tasks/shared-models.js';
 import type { Task } from '../../tasks/types.js';
 import { progressBar } from '../progress.js';
+import { reportSections } from '../../eval/report.js';
+import { taskWithCorruption } from '../../workflows/corruption.js';
 
 interface DiscoverArgs {
   backend: BackendName;
@@ -44,7 +46,9 @@ interface DiscoverArgs {
   processing?: string[];
   mib?: string;
   html: boolean;
+  evaluation: boolean;
   batchSize?: number;
+  corrupt?: string;
 }
 
 /** Load the task's model: --model, else the task's default, else its shipped fallback (with a notice). */
@@ -111,6 +115,8 @@ export const discoverCommand: CommandModule<object, DiscoverArgs> = {
     .option('processing', { type: 'array', string: true, choices: PROCESSING_STEPS as unknown as string[], describe: 'weight processing steps' })
     .option('mib', { type: 'string', describe: 'also export the circuit as EAP-IG/MIB graph JSON to this file' })
     .option('html', { type: 'boolean', default: true, describe: 'write the HTML report' })
+    .option('evaluation', { type: 'boolean', default: true, describe: 'HTML report: evaluation section (faithfulness vs size, ROC vs the reference); --no-evaluation skips it' })
+    .option('corrupt', { type: 'string', describe: 'corrupted distribution: abc (the task\'s own) or an IOI flip, flip:ABB->BAB (also CDD, BAA, DCD, ABA, ABB)' })
     .option('batch-size', { type: 'number', describe: 'run the prompts in chunks of this many rows (bounds memory; same circuit)' })
     .check((a) => {
       if (!a.task && !a.data) throw new Error('give --task <name> or --data <file.json>');
@@ -121,7 +127,7 @@ export const discoverCommand: CommandModule<object, DiscoverArgs> = {
     }) as unknown as Argv<DiscoverArgs>,
   handler: async (argv: ArgumentsCamelCase<DiscoverArgs>) => {
     const backend = await initBackend(argv.backend);
-    const task = argv.data ? loadCustomTask(argv.data) : getTask(argv.task!);
+    const task = taskWithCorruption(argv.data ? loadCustomTask(argv.data) : getTask(argv.task!), argv.corrupt);
     const { loaded, name } = await modelForTask(task, argv.model, { config: argv.config, processing: argv.processing, quiet: argv.quiet });
     const checkpoint = `${argv.out.replace(/\.json$/, '')}.checkpoint.json`;
     if (argv.resume && !existsSync(checkpoint)) throw new Error(`--resume: no checkpoint at ${checkpoint}`);
@@ -135,7 +141,8 @@ export const discoverCommand: CommandModule<object, DiscoverArgs> = {
         modelName: name, backend, onProgress: bar.update,
       });
       bar.done();
-      const written = writeOutputs(file, argv.out, { html: argv.html, mib: argv.mib });
+      const sections = argv.html && argv.evaluation ? reportSections(loaded.model, task, file, { batchSize: argv.batchSize }).sections : [];
+      const written = writeOutputs(file, argv.out, { html: argv.html, mib: argv.mib, sections });
       if (existsSync(checkpoint)) rmSync(checkpoint);
       process.stdout.write(summary(file) + '\n');
       if (!argv.quiet) process.stderr.write(`wrote ${written.join(', ')}\n`);

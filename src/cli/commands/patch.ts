@@ -29,6 +29,7 @@ import {
   type PatchBatch, type PatchKind, type PatchMode, type PatchResult, type Sweep,
 } from '../../patching/activation.js';
 import { heatmapSvg, htmlPage } from '../../report/heatmap.js';
+import { applyFlipPrompts, expandFlipFlags } from '../../workflows/corruption.js';
 
 interface PatchArgs {
   backend: BackendName;
@@ -214,7 +215,7 @@ export const patchCommand: CommandModule<object, PatchArgs> = {
     y
       .option('model', { type: 'string', demandOption: true, describe: 'a checkpoint directory or file, a Hugging Face cache name (gpt2), a shipped model, or a preset (random weights)' })
       .option('clean', { type: 'array', string: true, describe: 'clean prompt (repeat for several); a toy model takes ids: 52,42,17' })
-      .option('corrupt', { type: 'array', string: true, describe: 'corrupted prompt, same token length as its clean prompt (repeat)' })
+      .option('corrupt', { type: 'array', string: true, describe: 'corrupted prompt, same token length as its clean prompt (repeat); or an IOI flip of the clean prompt: flip:ABB->BAB (once for all prompts)' })
       .option('answer', { type: 'array', string: true, describe: 'the clean answer, one token (" Mary"; a toy model: an id); once for all prompts or once per prompt' })
       .option('wrong', { type: 'array', string: true, describe: 'the wrong (corrupted) answer, one token; once for all prompts or once per prompt' })
       .option('data', { type: 'string', describe: 'JSON file { "prompts": [{ "clean", "corrupt", "answer", "wrong", "position"? }] }; prompts as text or id arrays' })
@@ -248,7 +249,7 @@ export const patchCommand: CommandModule<object, PatchArgs> = {
   handler: async (argv: ArgumentsCamelCase<PatchArgs>) => {
     const t0 = performance.now();
     const fromFile = argv.data !== undefined;
-    const specs = fromFile ? readPromptFile(argv.data!) : promptsFromFlags(argv);
+    const specs = applyFlipPrompts(fromFile ? readPromptFile(argv.data!) : promptsFromFlags(expandFlipFlags(argv)));
     const backend = await initBackend(argv.backend);
     const { model } = await loadModel(argv.model, { config: argv.config, processing: argv.processing, seed: argv.seed, quiet: argv.json });
     try {

@@ -13,6 +13,10 @@
  * are distinct from each other and from IO and S, so a corrupted prompt never repeats a clean
  * name. Names are single tokens, so clean and corrupted prompts keep their token positions.
  *
+ * Flipped corruptions (`ioiFlipVariant`, `--corrupt flip:ABB->BAB`): the six datasets of the
+ * IOI paper's positional-vs-token experiment (ABB->ABB, CDD, BAA, BAB, DCD, ABA) rewrite the
+ * three name slots (IO, S1, S2) by role instead; the clean prompts stay the same.
+ *
  * Lengths: the 30 templates give prompts of 14 to 20 GPT-2 tokens. Option `lengths`:
  * - 'pad' (default, what the IOI paper's IOIDataset does): right-pad every prompt of the batch
  *   to the longest with the tokenizer's BOS/EOS id (GPT-2: 50256, the paper's pad = eos); each
@@ -51,6 +55,8 @@ export interface IoiOptions {
   gpt2PromptTokens?: number;
   defaultModel?: string;
   fallbackModel?: string | null;
+  /** corrupted prompts from a name flip instead of the ABC corruption (see `parseIoiFlip`) */
+  flip?: IoiFlip;
 }
 
 export const ALL_TEMPLATE_IDS: readonly string[] = Object.freeze([
@@ -116,6 +122,106 @@ export const IOI_METRICS: readonly TaskMetric[] = Object.freeze([
   { name: 'frac-correct', description: 'fraction of rows with logit(IO) > logit(S)', higherIsBetter: true, needsClean: false, compute: fracCorrect },
 ]);
 
+// ---------------------------------------------------------------------------------------------
+// Flipped-prompt datasets (the IOI paper's positional-vs-token experiment, as ARENA runs it)
+
+/** A / B: the clean prompt's IO and S names; C / D: two fresh names (neither IO nor S). */
+export type IoiFlipLetter = 'A' | 'B' | 'C' | 'D';
+
+/**
+ * A rewrite of a prompt's three name slots, by role: the IO slot, the first S slot (S1) and
+ * the second (S2). Written for an ABB prompt (IO named first): `ABB->BAB` puts S in the IO
+ * slot, IO in S1 and S in S2. A BABA prompt gets the same rewrite by role, so `ABB->BAB` and
+ * ARENA's pair "ABB->BAB, BAB->ABB" agree; `BAB->...` specs are accepted and mean the same.
+ */
+export interface IoiFlip {
+  /** canonical `ABB->XYZ` */
+  readonly spec: string;
+  readonly io: IoiFlipLetter;
+  readonly s1: IoiFlipLetter;
+  readonly s2: IoiFlipLetter;
+  /** what the flip changes (ARENA's labels), or 'custom' */
+  readonly label: string;
+}
+
+/** The six datasets of the experiment: which signal (token, position) the S-inhibition heads could read. */
+export const IOI_FLIPS: readonly { spec: string; label: string }[] = Object.freeze([
+  { spec: 'ABB->ABB', label: 'original' },
+  { spec: 'ABB->CDD', label: 'random token' },
+  { spec: 'ABB->BAA', label: 'inverted token' },
+  { spec: 'ABB->BAB', label: 'inverted position' },
+  { spec: 'ABB->DCD', label: 'inverted position, random token' },
+  { spec: 'ABB->ABA', label: 'inverted position, inverted token' },
+]);
+
+/** Parse `ABB->BAB` (or `BAB->ABB`, the same flip written for a BABA prompt, or `original`). */
+export function parseIoiFlip(spec: string): IoiFlip {
+  const s = spec.trim();
+  if (s === 'original') return parseIoiFlip('ABB->ABB');
+  const m = /^(ABB|BAB)\s*->\s*([ABCD])([ABCD])([ABCD])$/.exec(s);
+  if (!m) {
+    throw new Error(`ioi: flip '${spec}' is not of the form ABB->XYZ with X, Y, Z in A (IO), B (S), C, D (fresh names); e.g. ${IOI_FLIPS.map((f) => f.spec).join(', ')}`);
+  }
+  const t = [m[2], m[3], m[4]] as IoiFlipLetter[];
+  // ABB slots are (IO, S1, S2); BAB slots are (S1, IO, S2).
+  const [io, s1, s2] = m[1] === 'ABB' ? [t[0], t[1], t[2]] : [t[1], t[0], t[2]];
+  const canon = `ABB->${io}${s1}${s2}`;
+  return Object.freeze({ spec: canon, io, s1, s2, label: IOI_FLIPS.find((f) => f.spec === canon)?.label ?? 'custom' });
+}
+
+/** The template fill of a flipped prompt, given what A, B, C and D stand for. */
+export function flipFill(flip: IoiFlip, names: Record<IoiFlipLetter, string>, place: string, object: string): IoiFill {
+  return { io: names[flip.io], s1: names[flip.s1], s2: names[flip.s2], place, object };
+}
+
+/**
+ * Flip a finished IOI prompt text (a `patch --clean` prompt): its names (from NAMES) must be one
+ * name once (IO) and one name twice (S1, then S2), in any order; `fresh` gives C and D. Other
+ * text is kept as it is.
+ */
+export function flipIoiText(text: string, flip: IoiFlip, fresh: readonly [string, string]): string {
+  const re = new RegExp(`\\b(${[...NAMES].sort((a, b) => b.length - a.length).join('|')})\\b`, 'g');
+  const hits = [...text.matchAll(re)].map((h) => ({ name: h[1], at: h.index! }));
+  const count = new Map<string, number>();
+  for (const h of hits) count.set(h.name, (count.get(h.name) ?? 0) + 1);
+  const once = [...count].filter(([, c]) => c === 1).map(([n]) => n);
+  const twice = [...count].filter(([, c]) => c === 2).map(([n]) => n);
+  if (hits.length !== 3 || once.length !== 1 || twice.length !== 1) {
+    throw new Error(`ioi: cannot flip '${text}': an IOI prompt names one person once (IO) and another twice (S), but its names are [${hits.map((h) => h.name).join(', ')}]`);
+  }
+  const [io, s] = [once[0], twice[0]];
+  if (fresh[0] === fresh[1] || fresh.some((f) => f === io || f === s)) throw new Error(`ioi: the fresh names ${fresh.join(', ')} must differ from each other and from ${io} and ${s}`);
+  const names: Record<IoiFlipLetter, string> = { A: io, B: s, C: fresh[0], D: fresh[1] };
+  let seenS = 0;
+  let out = '', last = 0;
+  for (const h of hits) {
+    const letter = h.name === io ? flip.io : seenS++ === 0 ? flip.s1 : flip.s2;
+    out += text.slice(last, h.at) + names[letter];
+    last = h.at + h.name.length;
+  }
+  return out + text.slice(last);
+}
+
+/** Options each IOI task was made with (so a flip variant of it can be made). */
+const IOI_OPTIONS = new WeakMap<Task, IoiOptions>();
+
+/**
+ * The IOI task `task` (ioi, ioi-acdc or any makeIoiTask task) with its ABC corruption replaced
+ * by a flip: the same clean prompts (same seed, same rows), corrupted by `flip`, where C and D
+ * are the names the ABC corruption would have drawn for IO and S2.
+ */
+export function ioiFlipVariant(task: Task, flip: string | IoiFlip): Task {
+  const o = IOI_OPTIONS.get(task);
+  if (!o) throw new Error(`ioi: task '${task.name}' is not an IOI task; flipped corruptions need one (ioi, ioi-acdc)`);
+  const f = typeof flip === 'string' ? parseIoiFlip(flip) : flip;
+  return makeIoiTask({
+    ...o,
+    name: `${o.name}[flip:${f.spec}]`,
+    description: `${o.description}; corrupted by the flip ${f.spec} (${f.label}) instead of ABC`,
+    flip: f,
+  });
+}
+
 export function makeIoiTask(o: IoiOptions): Task {
   const templates = o.templates.map((id) => ({ id, text: templateText(id) }));
   if (templates.length === 0) throw new Error(`ioi: task ${o.name} has no templates`);
@@ -156,7 +262,9 @@ export function makeIoiTask(o: IoiOptions): Task {
       for (const w of [io, s, x, y, z]) word(w, 'name');
       word(place, 'place'); word(object, 'object');
       const text = fillTemplate(t.text, { io, s1: s, s2: s, place, object });
-      const corruptText = fillTemplate(t.text, { io: x, s1: z, s2: y, place, object });
+      const corruptText = o.flip
+        ? fillTemplate(t.text, flipFill(o.flip, { A: io, B: s, C: x, D: y }, place, object))
+        : fillTemplate(t.text, { io: x, s1: z, s2: y, place, object });
       const clean = encode(text), corrupt = encode(corruptText);
       if (clean.length !== corrupt.length) {
         throw new Error(`${o.name}: prompt ${i}: '${text}' is ${clean.length} tokens but its corruption '${corruptText}' is ${corrupt.length}; they must tokenise to the same length`);
@@ -179,10 +287,11 @@ export function makeIoiTask(o: IoiOptions): Task {
         text: rows.map((r) => r.text), corruptText: rows.map((r) => r.corruptText), template: rows.map((r) => r.template),
         io: rows.map((r) => r.io), s: rows.map((r) => r.s), place: rows.map((r) => r.place), object: rows.map((r) => r.object), abc: rows.map((r) => r.abc),
         promptLength: rows.map((r) => r.clean.length), padTokenId: pad,
+        corruption: o.flip ? `flip:${o.flip.spec}` : 'abc',
       },
     };
   };
-  return Object.freeze({
+  const task: Task = Object.freeze({
     name: o.name,
     description: o.description,
     defaultModel: o.defaultModel ?? 'gpt2',
@@ -193,6 +302,8 @@ export function makeIoiTask(o: IoiOptions): Task {
     metrics: IOI_METRICS,
     loadReference: () => ioiReference(),
   });
+  IOI_OPTIONS.set(task, o);
+  return task;
 }
 
 export const ioiTask: Task = makeIoiTask({
