@@ -5,7 +5,8 @@
  *
  * Specs: `flip:ABB->CDD`, `flip:ABB->BAA`, `flip:ABB->BAB`, `flip:ABB->DCD`, `flip:ABB->ABA`
  * and `flip:ABB->ABB` (= `flip:original`, the clean prompts themselves); `BAB->...` spellings
- * are accepted. `abc` names the IOI task's own corruption (the default).
+ * are accepted, and so is the target alone (`flip:BAB`), which a shell leaves alone (an
+ * unquoted `>` is a redirection). `abc` names the IOI task's own corruption (the default).
  */
 import { flipIoiText, ioiFlipVariant, NAMES, parseIoiFlip, type IoiFlip } from '../tasks/ioi/index.js';
 import type { Task } from '../tasks/types.js';
@@ -19,7 +20,7 @@ export function isFlipSpec(s: unknown): s is string {
 
 /** The flip of a `flip:...` option value; errors name the option. */
 export function parseFlipOption(value: string, option = '--corrupt'): IoiFlip {
-  if (!isFlipSpec(value)) throw new Error(`${option} '${value}': expected flip:ABB->XYZ (e.g. flip:ABB->BAB) or abc`);
+  if (!isFlipSpec(value)) throw new Error(`${option} '${value}': expected flip:ABB->XYZ (e.g. 'flip:ABB->BAB', or flip:BAB) or abc`);
   try {
     return parseIoiFlip(value.trim().slice(FLIP_PREFIX.length));
   } catch (e) {

@@ -24,6 +24,7 @@ describe('parseIoiFlip', () => {
     expect(roles).toEqual({ 'ABB->ABB': 'ABB', 'ABB->CDD': 'CDD', 'ABB->BAA': 'BAA', 'ABB->BAB': 'BAB', 'ABB->DCD': 'DCD', 'ABB->ABA': 'ABA' });
     expect(IOI_FLIPS.map((f) => parseIoiFlip(f.spec).label)).toEqual(['original', 'random token', 'inverted token', 'inverted position', 'inverted position, random token', 'inverted position, inverted token']);
     expect(parseIoiFlip('original').spec).toBe('ABB->ABB');
+    expect(parseIoiFlip('DCD').spec).toBe('ABB->DCD'); // shell-safe short form
   });
 
   it('takes the BABA spellings of ARENA\'s pairs as the same flips', () => {
@@ -32,7 +33,9 @@ describe('parseIoiFlip', () => {
   });
 
   it('rejects malformed specs, listing the valid forms', () => {
-    for (const bad of ['ABB->XYZ', 'ABC->ABB', 'ABB-BAB', 'ABB->AB', '']) expect(() => parseIoiFlip(bad)).toThrow(/ABB->XYZ.*ABB->CDD/);
+    for (const bad of ['ABB->XYZ', 'ABC->ABB', 'ABB-BAB', 'ABB->AB', 'XYZ', '']) expect(() => parseIoiFlip(bad)).toThrow(/ABB->XYZ.*ABB->CDD/);
+    // what is left of an unquoted flip:ABB->BAB after the shell took '>BAB' as a redirection
+    expect(() => parseIoiFlip('ABB-')).toThrow(/quote the spec, 'flip:ABB->BAB', or write flip:BAB/);
   });
 });
 

@@ -116,7 +116,7 @@ export const discoverCommand: CommandModule<object, DiscoverArgs> = {
     .option('mib', { type: 'string', describe: 'also export the circuit as EAP-IG/MIB graph JSON to this file' })
     .option('html', { type: 'boolean', default: true, describe: 'write the HTML report' })
     .option('evaluation', { type: 'boolean', default: true, describe: 'HTML report: evaluation section (faithfulness vs size, ROC vs the reference); --no-evaluation skips it' })
-    .option('corrupt', { type: 'string', describe: 'corrupted distribution: abc (the task\'s own) or an IOI flip, flip:ABB->BAB (also CDD, BAA, DCD, ABA, ABB)' })
+    .option('corrupt', { type: 'string', describe: 'corrupted distribution: abc (the task\'s own) or an IOI flip, "flip:ABB->BAB" or flip:BAB (also CDD, BAA, DCD, ABA, ABB)' })
     .option('batch-size', { type: 'number', describe: 'run the prompts in chunks of this many rows (bounds memory; same circuit)' })
     .check((a) => {
       if (!a.task && !a.data) throw new Error('give --task <name> or --data <file.json>');

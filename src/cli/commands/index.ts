@@ -9,6 +9,9 @@ import { patchCommand } from './patch.js';
 import { graphCommand } from './graph.js';
 import { tasksCommand } from './tasks.js';
 import { discoverCommand } from './discover.js';
+import { attentionCommand } from './attention.js';
+import { headsCommand } from './heads.js';
+import { dlaCommand } from './dla.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [logitsCommand, modelsCommand, graphCommand, tasksCommand, discoverCommand, patchCommand];
+export const commands: CommandModule<any, any>[] = [logitsCommand, modelsCommand, graphCommand, tasksCommand, discoverCommand, patchCommand, attentionCommand, headsCommand, dlaCommand];

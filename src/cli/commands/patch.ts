@@ -215,7 +215,7 @@ export const patchCommand: CommandModule<object, PatchArgs> = {
     y
       .option('model', { type: 'string', demandOption: true, describe: 'a checkpoint directory or file, a Hugging Face cache name (gpt2), a shipped model, or a preset (random weights)' })
       .option('clean', { type: 'array', string: true, describe: 'clean prompt (repeat for several); a toy model takes ids: 52,42,17' })
-      .option('corrupt', { type: 'array', string: true, describe: 'corrupted prompt, same token length as its clean prompt (repeat); or an IOI flip of the clean prompt: flip:ABB->BAB (once for all prompts)' })
+      .option('corrupt', { type: 'array', string: true, describe: 'corrupted prompt, same token length as its clean prompt (repeat); or an IOI flip of the clean prompt: "flip:ABB->BAB" or flip:BAB (once for all prompts)' })
       .option('answer', { type: 'array', string: true, describe: 'the clean answer, one token (" Mary"; a toy model: an id); once for all prompts or once per prompt' })
       .option('wrong', { type: 'array', string: true, describe: 'the wrong (corrupted) answer, one token; once for all prompts or once per prompt' })
       .option('data', { type: 'string', describe: 'JSON file { "prompts": [{ "clean", "corrupt", "answer", "wrong", "position"? }] }; prompts as text or id arrays' })

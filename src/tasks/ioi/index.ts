@@ -154,13 +154,18 @@ export const IOI_FLIPS: readonly { spec: string; label: string }[] = Object.free
   { spec: 'ABB->ABA', label: 'inverted position, inverted token' },
 ]);
 
-/** Parse `ABB->BAB` (or `BAB->ABB`, the same flip written for a BABA prompt, or `original`). */
+/**
+ * Parse `ABB->BAB` (or `BAB->ABB`, the same flip written for a BABA prompt; `BAB` alone, short
+ * for `ABB->BAB`, which needs no quoting in a shell; or `original`).
+ */
 export function parseIoiFlip(spec: string): IoiFlip {
   const s = spec.trim();
   if (s === 'original') return parseIoiFlip('ABB->ABB');
+  if (/^[ABCD]{3}$/.test(s)) return parseIoiFlip(`ABB->${s}`);
   const m = /^(ABB|BAB)\s*->\s*([ABCD])([ABCD])([ABCD])$/.exec(s);
   if (!m) {
-    throw new Error(`ioi: flip '${spec}' is not of the form ABB->XYZ with X, Y, Z in A (IO), B (S), C, D (fresh names); e.g. ${IOI_FLIPS.map((f) => f.spec).join(', ')}`);
+    const shell = /-$/.test(s) ? " (a shell reads '>' as a redirection: quote the spec, 'flip:ABB->BAB', or write flip:BAB)" : '';
+    throw new Error(`ioi: flip '${spec}' is not of the form ABB->XYZ (or XYZ) with X, Y, Z in A (IO), B (S), C, D (fresh names); e.g. ${IOI_FLIPS.map((f) => f.spec).join(', ')}${shell}`);
   }
   const t = [m[2], m[3], m[4]] as IoiFlipLetter[];
   // ABB slots are (IO, S1, S2); BAB slots are (S1, IO, S2).

@@ -1,0 +1,112 @@
+/**
+ * `circuitscope attention`: attention patterns of chosen heads on one prompt, as a
+ * self-contained HTML page (one panel per head, token labels, hover tooltips with destination,
+ * source and weight) and as JSON; `--circuit c.json` shows the heads of a circuit file with
+ * their circuit edges in the captions.
+ *
+ * JSON: `{ model, backend, tokens, strTokens, circuit, heads: [{ name, layer, head, pattern }] }`
+ * with `pattern[dest][src]` (0 above the diagonal).
+ */
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { initBackend, type BackendName } from '../../model/backend.js';
+import { PROCESSING_STEPS } from '../../model/processing.js';
+import { attentionHtml, attentionPatterns, attentionSummary, tokenLabels } from '../../analysis/attention.js';
+import { allHeads, circuitHeads, circuitRole, headName, parseHeadList, type HeadRef } from '../../analysis/heads.js';
+import { buildTaskBatch, loadModelFor, onePrompt, readCircuit, taskFromArgs, writeOutput } from '../../workflows/inputs.js';
+
+interface AttentionArgs {
+  backend: BackendName;
+  model?: string;
+  text?: string;
+  tokens?: string;
+  task?: string;
+  data?: string;
+  index: number;
+  seed: number;
+  heads?: string;
+  circuit?: string;
+  out?: string;
+  html?: string;
+  json: boolean;
+  prependBos?: boolean;
+  config?: string;
+  processing?: string[];
+}
+
+export const attentionCommand: CommandModule<object, AttentionArgs> = {
+  command: 'attention',
+  describe: 'Attention patterns of chosen heads (or a circuit\'s heads) on a prompt, as HTML and JSON',
+  builder: (y: Argv) => y
+    .option('model', { type: 'string', describe: 'model: directory, file, HF name, shipped model or preset (default with --task: the task\'s)' })
+    .option('text', { type: 'string', describe: 'the prompt, through the model\'s tokenizer' })
+    .option('tokens', { type: 'string', describe: 'the prompt as token ids: 12,7,3 (toy models)' })
+    .option('task', { type: 'string', describe: 'take the prompt from a task (see `circuitscope tasks`)' })
+    .option('data', { type: 'string', describe: 'take the prompt from a custom task JSON' })
+    .option('index', { type: 'number', default: 0, describe: 'which of the task\'s prompts' })
+    .option('seed', { type: 'number', default: 0, describe: 'seed of the task\'s prompt generator' })
+    .option('heads', { type: 'string', describe: 'heads: 5.5,6.9 or a5.h5 or 5.* (a whole layer); default all, or the circuit\'s' })
+    .option('circuit', { type: 'string', describe: 'a circuit JSON (discover --out, or EAP-IG/MIB): show its heads' })
+    .option('out', { type: 'string', describe: 'write the patterns as JSON here' })
+    .option('html', { type: 'string', describe: 'write a self-contained HTML page here' })
+    .option('json', { type: 'boolean', default: false, describe: 'print the JSON on stdout instead of the summary' })
+    .option('prepend-bos', { type: 'boolean', describe: 'prepend BOS to --text (default: the model\'s default)' })
+    .option('config', { type: 'string', describe: 'config JSON for a bare weights file' })
+    .option('processing', { type: 'array', string: true, choices: PROCESSING_STEPS as unknown as string[], describe: 'weight processing steps' })
+    .check((a) => {
+      const given = ['text', 'tokens', 'task', 'data'].filter((k) => a[k] !== undefined);
+      if (given.length === 0) return 'Give --text "<prompt>", --tokens 12,7,3, or --task <name>.';
+      if (given.length > 1) return `Give one of --text, --tokens, --task, --data (got ${given.map((k) => `--${k}`).join(', ')}).`;
+      if (!a.model && !a.task && !a.data) return 'Give --model (with --text or --tokens).';
+      return true;
+    })
+    .example('$0 attention --model ../shared/fixtures/hf-gpt2-tiny/hf-save --text "When Mary and John went to the store, John gave a drink to" --heads 1.* --html att.html', '')
+    .example('$0 attention --task ioi --model M --circuit circuit.json --html circuit-heads.html', '') as unknown as Argv<AttentionArgs>,
+  handler: async (argv: ArgumentsCamelCase<AttentionArgs>) => {
+    const task = taskFromArgs(argv);
+    const backend = await initBackend(argv.backend);
+    const { loaded, name } = await loadModelFor('attention', { ...argv, quiet: argv.json }, task);
+    const model = loaded.model;
+    try {
+      const cfg = model.cfg;
+      const batch = task ? buildTaskBatch(task, cfg, Math.max(2, (argv.index ?? 0) + 1), argv.seed) : null;
+      const tokens = onePrompt('attention', cfg, argv, batch);
+      const circuit = argv.circuit ? readCircuit(argv.circuit, cfg, 'attention') : null;
+      let heads: HeadRef[] = [];
+      if (circuit) {
+        heads = circuitHeads(circuit.edges, cfg, argv.circuit!);
+        if (heads.length === 0 && !argv.heads) throw new Error(`attention: the circuit ${argv.circuit} has no heads in it`);
+      }
+      if (argv.heads) {
+        const extra = parseHeadList(argv.heads, cfg, '--heads');
+        const have = new Set(heads.map(headName));
+        heads = [...heads, ...extra.filter((h) => !have.has(headName(h)))];
+      }
+      if (heads.length === 0) heads = allHeads(cfg);
+      const r = attentionPatterns(model, tokens, heads);
+      const quoted = cfg.tokenizerName !== null;
+      const out = {
+        model: name, backend, tokens: r.tokens, strTokens: r.strTokens, circuit: argv.circuit ?? null,
+        heads: r.heads.map((h) => ({ name: h.name, layer: h.layer, head: h.head, pattern: h.pattern })),
+      };
+      const files: string[] = [];
+      const jsonText = `${JSON.stringify(out)}\n`;
+      if (argv.out) { writeOutput(argv.out, jsonText); files.push(argv.out); }
+      if (argv.html) {
+        const captions = new Map<string, string>();
+        if (circuit) for (const h of heads) captions.set(headName(h), circuitRole(circuit.edges, h));
+        writeOutput(argv.html, attentionHtml(r, {
+          title: `Attention patterns: ${name}`,
+          intro: circuit ? [`Heads of the circuit ${argv.circuit}${circuit.file ? ` (${circuit.file.method} on task ${circuit.file.task})` : ''}; each caption lists the head's edges in the circuit.`] : [],
+          facts: [['model', name], ['backend', backend], ['heads', heads.map(headName).join(', ')], ...(task ? [['task prompt', `${task.name}, seed ${argv.seed}, index ${argv.index}`] as [string, string]] : [])],
+          captions, quoted,
+        }));
+        files.push(argv.html);
+      }
+      if (argv.json) process.stdout.write(jsonText);
+      else process.stdout.write(`${tokenLabels(r.strTokens, quoted).join('  ')}\n${attentionSummary(r, quoted)}\n`);
+      for (const f of files) process.stderr.write(`wrote ${f}\n`);
+    } finally {
+      model.dispose();
+    }
+  },
+};
