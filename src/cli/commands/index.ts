@@ -12,6 +12,9 @@ import { discoverCommand } from './discover.js';
 import { attentionCommand } from './attention.js';
 import { headsCommand } from './heads.js';
 import { dlaCommand } from './dla.js';
+import { evaluateCommand } from './evaluate.js';
+import { sweepCommand } from './sweep.js';
+import { compareCommand } from './compare.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [logitsCommand, modelsCommand, graphCommand, tasksCommand, discoverCommand, patchCommand, attentionCommand, headsCommand, dlaCommand];
+export const commands: CommandModule<any, any>[] = [logitsCommand, modelsCommand, graphCommand, tasksCommand, discoverCommand, evaluateCommand, sweepCommand, compareCommand, patchCommand, attentionCommand, headsCommand, dlaCommand];

@@ -1,0 +1,220 @@
+/**
+ * Everything `circuitscope evaluate` measures about one circuit: the IOI paper's faithfulness,
+ * completeness and minimality (./criteria.ts), MIB's faithfulness curve with CPR and CMD when the
+ * circuit's edges carry scores (./mib.ts), and, against a reference circuit, edge- and
+ * node-level TPR / FPR / precision, the ROC of the score ranking with ACDC's pessimistic AUC
+ * (./roc.ts) and the overlay of both edge sets. The model is needed for the metric parts only;
+ * `referenceReport` works from the files alone.
+ */
+import type { HookedTransformer } from '../model/transformer.js';
+import { tokenizerFor, type Tokenizer } from '../model/tokenizer.js';
+import { pruneDangling } from '../discovery/selection.js';
+import type { AblationKind } from '../discovery/run.js';
+import type { CircuitFile } from '../report/circuit-file.js';
+import type { Task, TaskBatch } from '../tasks/types.js';
+import { MetricEvaluator } from './evaluator.js';
+import { completeness, faithfulness, minimality, type CompletenessResult, type FaithfulnessResult, type MinimalityResult, type SearchOptions } from './criteria.js';
+import { importanceSign, mibArea, mibCircuitsFromScores, mibCounts, MIB_SIZES, rankEdges } from './mib.js';
+import { align, fileEdges, type ModelShape, type Reference } from './reference.js';
+import { compareToReference, pessimisticAuc, rocPoint, type CircuitVsReference, type RocPoint } from './roc.js';
+
+/** What a circuit file must provide (an EAP-IG / MIB graph gives edges only; the CLI fills the rest). */
+export type CircuitInput = Pick<CircuitFile, 'edges' | 'method' | 'task' | 'model' | 'ablation' | 'splitEmbed' | 'n' | 'seed'> & { modelConfig?: ModelShape };
+
+export interface FaithCurve {
+  /** how edges were ranked: by the method's scores (signed for CPR, |score| for CMD) */
+  ranking: string;
+  /** edges with a score */
+  scored: number;
+  sizes: number[];
+  /** floor(k N) edges requested, and kept after pruning */
+  requested: number[];
+  signed: { edges: number[]; faithfulness: number[] };
+  absolute: { edges: number[]; faithfulness: number[] };
+  cpr: number;
+  cmd: number;
+}
+
+export interface RankingRoc {
+  /** circuit sizes of the ranking (top-n by |score|, pruned) */
+  sizes: number[];
+  edge: RocPoint[];
+  node: RocPoint[];
+  aucEdge: number;
+  aucNode: number;
+}
+
+export interface ReferenceReport {
+  name: string;
+  source: string;
+  edges: number;
+  /** the reference uses tok/pos and the circuit input (or the reverse): compared with tok/pos merged */
+  merged: boolean;
+  countDirect: boolean;
+  vs: CircuitVsReference;
+  /** pessimistic AUC of this circuit's single ROC point */
+  single: { edge: number; node: number };
+  /** ROC of the circuit's score ranking, when its edges are scored */
+  ranking: RankingRoc | null;
+  overlay: { both: string[]; foundOnly: string[]; referenceOnly: string[] };
+}
+
+export interface Evaluation {
+  format: 'circuitscope-evaluation';
+  version: 1;
+  circuit: { task: string; model: string; method: string; ablation: string; splitEmbed: boolean; edges: number; edgesTotal: number; source?: string };
+  /** the prompts the metrics ran on */
+  batch: { n: number; seed: number };
+  faithfulness: FaithfulnessResult | null;
+  completeness: CompletenessResult | null;
+  minimality: MinimalityResult | null;
+  curve: FaithCurve | null;
+  reference: ReferenceReport | null;
+  circuitsRun: number;
+  seconds: number;
+}
+
+export interface EvaluateOptions extends SearchOptions {
+  reference?: Reference | null;
+  /** add ACDC's q/k/v direct edges in the edge-level ROC */
+  countDirect?: boolean;
+  /** completeness and minimality (default true) */
+  criteria?: boolean;
+  /** the MIB faithfulness curve (default true; needs scores) */
+  curve?: boolean;
+  /** +1: higher scores are more important; -1: lower are (default: by method, see importanceSign) */
+  scoreSign?: 1 | -1;
+  source?: string;
+}
+
+/** The evaluator for a circuit file: its task's prompts (n, seed), ablation and embedding split. */
+export function evaluatorFor(model: HookedTransformer, task: Task, file: Pick<CircuitInput, 'n' | 'seed' | 'ablation' | 'splitEmbed'>, o: { n?: number; seed?: number; ablation?: AblationKind; tokenizer?: Tokenizer; batch?: TaskBatch; chunk?: number; batchSize?: number } = {}): MetricEvaluator {
+  const ablation = (o.ablation ?? file.ablation) as AblationKind;
+  if (!['resample', 'zero', 'mean'].includes(ablation)) throw new Error(`eval: unknown ablation '${ablation}' (resample, zero, mean)`);
+  const seed = o.seed ?? file.seed;
+  const batch = o.batch ?? task.build({ cfg: model.cfg, tokenizer: o.tokenizer ?? tokenizerFor(model.cfg) }, { n: o.n ?? file.n, seed });
+  return new MetricEvaluator(model, task, batch, { ablation, splitEmbed: file.splitEmbed, chunk: o.chunk, seed, batchSize: o.batchSize });
+}
+
+/** Circuit sizes for a ranking ROC over n edges: every size up to 64, then ~40 log-spaced. */
+export function rankingSizes(n: number): number[] {
+  const s = new Set<number>();
+  for (let i = 0; i <= Math.min(n, 64); i++) s.add(i);
+  for (let i = 0; i <= 40; i++) s.add(Math.min(n, Math.round(n * 10 ** (-3 + (3 * i) / 40))));
+  s.add(n);
+  return [...s].sort((a, b) => a - b);
+}
+
+const hasScores = (scores: ReadonlyMap<string, number | null>) => [...scores.values()].filter((v) => v !== null && Number.isFinite(v)).length;
+
+/** The reference part of an evaluation, from the files alone. */
+export function referenceReport(file: Pick<CircuitInput, 'edges' | 'splitEmbed' | 'modelConfig'>, ref: Reference, o: { countDirect?: boolean } = {}): ReferenceReport {
+  const { universe, kept, scores } = fileEdges(file);
+  const a = align(kept, universe, file.splitEmbed, ref, file.modelConfig);
+  const vs = compareToReference(a.found, a.reference, a.universe, o);
+  const one = (c: CircuitVsReference['edges']) => pessimisticAuc([rocPoint(c)]);
+  let ranking: RankingRoc | null = null;
+  if (hasScores(scores) > 0) {
+    const ranked = rankEdges(universe, scores, { absolute: true, sign: 1 });
+    const sizes = rankingSizes(universe.length);
+    const edge: RocPoint[] = [], node: RocPoint[] = [];
+    for (const n of sizes) {
+      const c = pruneDangling(ranked.slice(0, n));
+      const al = align(c, universe, file.splitEmbed, ref);
+      const r = compareToReference(al.found, al.reference, al.universe, o);
+      edge.push(rocPoint(r.edges, `top ${n}: ${c.size} edges`));
+      node.push(rocPoint(r.nodes, `top ${n}: ${c.size} edges`));
+    }
+    ranking = { sizes, edge, node, aucEdge: pessimisticAuc(edge), aucNode: pessimisticAuc(node) };
+  }
+  return {
+    name: ref.name, source: ref.source, edges: a.reference.size, merged: a.merged, countDirect: o.countDirect ?? false, vs,
+    single: { edge: one(vs.edges), node: one(vs.nodes) },
+    ranking,
+    overlay: {
+      both: [...a.found].filter((e) => a.reference.has(e)).sort(),
+      foundOnly: [...a.found].filter((e) => !a.reference.has(e)).sort(),
+      referenceOnly: [...a.reference].filter((e) => !a.found.has(e)).sort(),
+    },
+  };
+}
+
+/** MIB's curve from the circuit's scores, or null without scores (or when m(M) = m(empty)). */
+export function faithfulnessCurve(ev: MetricEvaluator, file: Pick<CircuitInput, 'edges' | 'method'>, scoreSign?: 1 | -1): FaithCurve | null {
+  const { scores } = fileEdges(file);
+  const scored = hasScores(scores);
+  if (scored === 0 || ev.normalise(ev.full.metric) === null) return null;
+  // rank over the evaluator's graph (the file's edges must be the same graph)
+  const sign = scoreSign ?? importanceSign(file.method);
+  const signed = mibCircuitsFromScores(ev.edges, scores, { absolute: false, sign });
+  const abs = mibCircuitsFromScores(ev.edges, scores, { absolute: true, sign });
+  const m = ev.metric([...signed, ...abs]);
+  const f = m.map((x) => ev.normalise(x)!);
+  const fs = f.slice(0, MIB_SIZES.length), fa = f.slice(MIB_SIZES.length);
+  return {
+    ranking: `${file.method} scores${sign < 0 ? ' (negated: lower = more important)' : ''}${scored < ev.edges.length ? `; ${ev.edges.length - scored} unscored edges ranked last` : ''}`,
+    scored, sizes: [...MIB_SIZES], requested: mibCounts(ev.edges.length),
+    signed: { edges: signed.map((c) => c.size), faithfulness: fs },
+    absolute: { edges: abs.map((c) => c.size), faithfulness: fa },
+    cpr: mibArea(fs).cpr, cmd: mibArea(fa).cmd,
+  };
+}
+
+/** Evaluate a circuit (see the header); `ev` fixes the prompts and the ablation. */
+export function evaluateCircuit(ev: MetricEvaluator, file: CircuitInput, o: EvaluateOptions = {}): Evaluation {
+  const t0 = performance.now();
+  const { universe, kept } = fileEdges(file);
+  const graph = new Set(ev.edges);
+  for (const e of universe) if (!graph.has(e)) throw new Error(`eval: the circuit's edge '${e}' is not in the model's graph (${ev.edges.length} edges${file.splitEmbed ? ', tok/pos split' : ''}); wrong model or --split-embed?`);
+  const runs0 = ev.runs;
+  const criteria = o.criteria ?? true;
+  return {
+    format: 'circuitscope-evaluation', version: 1,
+    circuit: { task: file.task, model: file.model, method: file.method, ablation: ev.ablation, splitEmbed: file.splitEmbed, edges: kept.size, edgesTotal: ev.edges.length, ...(o.source ? { source: o.source } : {}) },
+    batch: { n: ev.batch.clean.length, seed: ev.seed ?? file.seed },
+    faithfulness: faithfulness(ev, kept),
+    completeness: criteria ? completeness(ev, kept, o) : null,
+    minimality: criteria ? minimality(ev, kept, o) : null,
+    curve: o.curve === false ? null : faithfulnessCurve(ev, file, o.scoreSign),
+    reference: o.reference ? referenceReport(file, o.reference, o) : null,
+    circuitsRun: ev.runs - runs0,
+    seconds: (performance.now() - t0) / 1000,
+  };
+}
+
+/** Plain-text summary of an evaluation (what the CLI prints). */
+export function evaluationText(e: Evaluation): string {
+  const f = (x: number | null | undefined, d = 4) => (x === null || x === undefined ? 'n/a' : Number.isFinite(x) ? x.toFixed(d) : String(x));
+  const L: string[] = [];
+  const c = e.circuit;
+  L.push(`${c.method} circuit for ${c.task} on ${c.model}: ${c.edges} of ${c.edgesTotal} edges; ${c.ablation} ablation; ${e.batch.n} prompts (seed ${e.batch.seed})`);
+  const fa = e.faithfulness;
+  if (fa) {
+    L.push(`faithfulness (${fa.metric}): F(M) ${f(fa.full)}, F(empty) ${f(fa.empty)}, F(C) ${f(fa.circuit)}; F(C)/F(M) ${f(fa.ratio)}; normalised ${f(fa.normalised)}; KL(clean||C) ${f(fa.kl)}`);
+    for (const x of fa.extras) L.push(`  ${x.name}: model ${f(x.full)}, empty ${f(x.empty)}, circuit ${f(x.circuit)} (normalised ${f(x.normalised)})`);
+  }
+  if (e.completeness) {
+    const w = e.completeness.worst;
+    L.push(`completeness: worst |F(C\\K) - F(M\\K)| = ${f(w.score)} (normalised ${f(e.completeness.worstNormalised)}) at K = {${w.removed.join(', ')}} (${w.kind}; ${e.completeness.candidates.length} subsets tried)`);
+  }
+  if (e.minimality) {
+    const ms = e.minimality.nodes;
+    if (ms.length === 0) L.push('minimality: the circuit has no heads or MLPs');
+    else {
+      L.push(`minimality (largest drop from removing v, given K; relative to |F(C)| and normalised):`);
+      for (const m of ms) L.push(`  ${m.node.padEnd(8)} drop ${f(m.drop)}  relative ${f(m.relative, 3)}  normalised ${f(m.normalised, 3)}  K = {${m.removed.join(', ')}}`);
+    }
+  }
+  if (e.curve) L.push(`MIB curve (${e.curve.ranking}): CPR ${f(e.curve.cpr)} (signed), CMD ${f(e.curve.cmd)} (|score|); f(k) = ${e.curve.signed.faithfulness.map((x) => f(x, 3)).join(' ')}`);
+  const r = e.reference;
+  if (r) {
+    L.push(`reference ${r.name}: ${r.edges} edges${r.merged ? ' (tok/pos merged into input)' : ''}${r.countDirect ? ' (+ ACDC direct edges)' : ''}`);
+    const cf = (x: CircuitVsReference['edges']) => `TP ${x.tp} FP ${x.fp} FN ${x.fn} TN ${x.tn}; TPR ${f(x.tpr, 3)} FPR ${f(x.fpr, 3)} precision ${f(x.precision, 3)}`;
+    L.push(`  edges: ${cf(r.vs.edges)}; single-point AUC ${f(r.single.edge)}`);
+    L.push(`  nodes: ${cf(r.vs.nodes)}; single-point AUC ${f(r.single.node)}`);
+    if (r.ranking) L.push(`  ROC of the score ranking: edge AUC ${f(r.ranking.aucEdge)}, node AUC ${f(r.ranking.aucNode)}`);
+    if (r.overlay.referenceOnly.length) L.push(`  missed: ${r.overlay.referenceOnly.join(', ')}`);
+    if (r.overlay.foundOnly.length) L.push(`  extra: ${r.overlay.foundOnly.slice(0, 20).join(', ')}${r.overlay.foundOnly.length > 20 ? `, ... (${r.overlay.foundOnly.length})` : ''}`);
+  }
+  return L.join('\n');
+}

@@ -1,0 +1,39 @@
+/**
+ * The evaluation section of `discover`'s HTML report: faithfulness, the MIB faithfulness
+ * curve, the ROC against the task's reference circuit (when it has one for this model's
+ * shape) and the overlay. Completeness and minimality are left to `circuitscope evaluate`
+ * (they cost many more forwards).
+ */
+import type { HookedTransformer } from '../model/transformer.js';
+import type { Tokenizer } from '../model/tokenizer.js';
+import { circuitEdgeKeys, type CircuitFile } from '../report/circuit-file.js';
+import type { Task, TaskBatch } from '../tasks/types.js';
+import { evaluateCircuit, evaluatorFor, type Evaluation } from './evaluate.js';
+import { evaluationSections } from './html.js';
+import { referenceFromTask, type Reference } from './reference.js';
+
+/** The task's reference when it fits the circuit's model shape; otherwise null and why. */
+export function compatibleReference(task: Task, file: Pick<CircuitFile, 'modelConfig'>): { reference: Reference | null; note: string | null } {
+  let ref: Reference | null;
+  try { ref = referenceFromTask(task); } catch (e) { return { reference: null, note: `reference circuit not loaded: ${(e as Error).message}` }; }
+  if (!ref) return { reference: null, note: `task '${task.name}' has no reference circuit here` };
+  const s = ref.shape, m = file.modelConfig;
+  if (s && (s.nLayers !== m.nLayers || s.nHeads !== m.nHeads || s.attnOnly !== m.attnOnly)) {
+    return { reference: null, note: `the reference '${ref.name}' is for a ${s.nLayers}-layer, ${s.nHeads}-head model, not this ${m.nLayers}-layer, ${m.nHeads}-head one` };
+  }
+  return { reference: ref, note: null };
+}
+
+/** Evaluate a discovered circuit for its report and render the sections. */
+export function reportSections(model: HookedTransformer, task: Task, file: CircuitFile, o: { reference?: Reference | null; tokenizer?: Tokenizer; batch?: TaskBatch; batchSize?: number } = {}): { sections: string[]; evaluation: Evaluation } {
+  const { reference, note } = o.reference !== undefined ? { reference: o.reference, note: null } : compatibleReference(task, file);
+  const ev = evaluatorFor(model, task, file, { tokenizer: o.tokenizer, batch: o.batch, batchSize: o.batchSize });
+  try {
+    const evaluation = evaluateCircuit(ev, file, { criteria: false, reference });
+    const sections = evaluationSections(evaluation, file.modelConfig, circuitEdgeKeys(file));
+    if (note) sections.push(`<p class="note" style="color:#888;font-size:12px">ROC: ${note.replace(/[&<>]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;' })[c]!)}.</p>`);
+    return { sections, evaluation };
+  } finally {
+    ev.dispose();
+  }
+}

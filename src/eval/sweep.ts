@@ -1,0 +1,178 @@
+/**
+ * Discovery over a grid (`circuitscope sweep`): one circuit per ACDC threshold, or for EAP /
+ * EAP-IG one scoring run and one circuit per |score| threshold or top-n (default: every size up
+ * to 64 edges and a log grid beyond, as `rankingSizes`). Every circuit is measured on the same
+ * prompts with the same ablation (the evaluator, batched), compared with the reference circuit
+ * when there is one (edge and node TPR / FPR, ACDC's pessimistic AUC), and the MIB curve gives
+ * CPR and CMD: from the scores for scored methods, from the sweep's circuits otherwise (the
+ * largest circuit within each size; see ./mib.ts).
+ */
+import type { HookedTransformer } from '../model/transformer.js';
+import { tokenizerFor, type Tokenizer } from '../model/tokenizer.js';
+import { discover, type AblationKind } from '../discovery/run.js';
+import { getMethod } from '../discovery/registry.js';
+import type { MetricKind } from '../discovery/objective.js';
+import { pruneDangling, selectThreshold, selectTopN } from '../discovery/selection.js';
+import { circuitEdgeKeys, type CircuitFile } from '../report/circuit-file.js';
+import type { Task } from '../tasks/types.js';
+import { MetricEvaluator } from './evaluator.js';
+import { importanceSign, mibArea, mibCircuitsFromScores, mibCircuitsFromSweep, mibCounts, MIB_SIZES } from './mib.js';
+import { align, type Reference } from './reference.js';
+import { compareToReference, pessimisticAuc, rocPoint } from './roc.js';
+import { rankingSizes } from './evaluate.js';
+
+export interface SweepOptions {
+  method: string;
+  /** ACDC thresholds, or |score| thresholds for scored methods */
+  thresholds?: number[];
+  /** scored methods: circuit sizes (top-n) */
+  topN?: number[];
+  ablation?: AblationKind;
+  metric?: MetricKind;
+  n?: number;
+  seed?: number;
+  splitEmbed?: boolean;
+  speculate?: number;
+  steps?: number;
+  absValue?: boolean;
+  /** prompts per chunk in discovery and evaluation (bounds memory) */
+  batchSize?: number;
+  reference?: Reference | null;
+  countDirect?: boolean;
+  modelName: string;
+  backend: string;
+  tokenizer?: Tokenizer;
+  onStep?: (done: number, total: number, note: string) => void;
+}
+
+export interface SweepPoint {
+  threshold: number | null;
+  topN: number | null;
+  edges: number;
+  metric: number;
+  faithfulness: number | null;
+  kl: number;
+  tpr: number | null;
+  fpr: number | null;
+  nodeTpr: number | null;
+  nodeFpr: number | null;
+  /** discovery seconds (scored methods: the one scoring run, on the first point) */
+  seconds: number;
+}
+
+export interface SweepResult {
+  format: 'circuitscope-sweep';
+  version: 1;
+  task: string;
+  model: string;
+  method: string;
+  objective: string;
+  metric: string;
+  ablation: AblationKind;
+  splitEmbed: boolean;
+  n: number;
+  seed: number;
+  backend: string;
+  edgesTotal: number;
+  full: number;
+  empty: number;
+  reference: { name: string; edges: number; merged: boolean; countDirect: boolean } | null;
+  points: SweepPoint[];
+  auc: { edge: number; node: number } | null;
+  mib: { from: 'scores' | 'sweep'; sizes: number[]; requested: number[]; signed: number[]; absolute: number[]; edgesSigned: number[]; edgesAbsolute: number[]; cpr: number; cmd: number } | null;
+  /** the circuits of the points, as edge lists */
+  circuits: string[][];
+  seconds: number;
+}
+
+/** ACDC's default grid here: 10^linspace(-5, 0, 11) (peers.md §1.6 uses 21 to 31 points). */
+export function defaultThresholds(): number[] {
+  return Array.from({ length: 11 }, (_, i) => Number((10 ** (-5 + i * 0.5)).toPrecision(6)));
+}
+
+export function sweep(model: HookedTransformer, task: Task, o: SweepOptions): SweepResult {
+  const t0 = performance.now();
+  const method = getMethod(o.method);
+  const n = o.n ?? 100, seed = o.seed ?? 0, ablation = o.ablation ?? 'resample', splitEmbed = o.splitEmbed ?? false;
+  const tokenizer = o.tokenizer ?? tokenizerFor(model.cfg);
+  const batch = task.build({ cfg: model.cfg, tokenizer }, { n, seed });
+  const base = { method: o.method, metric: o.metric, ablation, n, seed, splitEmbed, speculate: o.speculate, steps: o.steps, absValue: o.absValue, batchSize: o.batchSize, modelName: o.modelName, backend: o.backend, tokenizer, batch };
+  const circuits: Set<string>[] = [];
+  const meta: { threshold: number | null; topN: number | null; seconds: number }[] = [];
+  let scoredFile: CircuitFile | null = null;
+  let objective = '';
+  if (method.kind === 'prune') {
+    const ts = o.thresholds ?? defaultThresholds();
+    if (o.topN) throw new Error(`sweep: ${o.method} takes --thresholds, not --top-n`);
+    ts.forEach((t, i) => {
+      o.onStep?.(i, ts.length, `threshold ${t}`);
+      const { file } = discover(model, task, { ...base, threshold: t });
+      objective = file.metric;
+      circuits.push(circuitEdgeKeys(file));
+      meta.push({ threshold: t, topN: null, seconds: file.results.seconds });
+    });
+  } else {
+    o.onStep?.(0, 1, 'scoring');
+    const { file } = discover(model, task, { ...base, topN: 0 });
+    scoredFile = file;
+    objective = file.metric;
+    const scores = new Map(file.edges.filter((e) => e.score !== null).map((e) => [`${e.from}->${e.to}`, e.score!]));
+    const sel: { threshold: number | null; topN: number | null; c: Set<string> }[] = [];
+    for (const t of o.thresholds ?? []) sel.push({ threshold: t, topN: null, c: pruneDangling(selectThreshold(scores, t)) });
+    const sizes = o.topN ?? (o.thresholds ? [] : rankingSizes(file.edges.length));
+    for (const k of sizes) sel.push({ threshold: null, topN: k, c: pruneDangling(selectTopN(scores, k)) });
+    sel.forEach((s, i) => { circuits.push(s.c); meta.push({ threshold: s.threshold, topN: s.topN, seconds: i === 0 ? file.results.seconds : 0 }); });
+  }
+  o.onStep?.(1, 1, 'evaluating');
+  const ev = new MetricEvaluator(model, task, batch, { ablation, splitEmbed, seed, batchSize: o.batchSize });
+  try {
+    const ms = ev.evaluate(circuits);
+    let ref: SweepResult['reference'] = null;
+    const rocs = circuits.map((c) => {
+      if (!o.reference) return null;
+      const a = align(c, ev.edges, splitEmbed, o.reference, model.cfg);
+      ref = { name: o.reference.name, edges: a.reference.size, merged: a.merged, countDirect: o.countDirect ?? false };
+      return compareToReference(a.found, a.reference, a.universe, { countDirect: o.countDirect });
+    });
+    const points: SweepPoint[] = circuits.map((c, i) => ({
+      threshold: meta[i].threshold, topN: meta[i].topN, edges: c.size,
+      metric: ms[i].metric, faithfulness: ev.normalise(ms[i].metric), kl: ms[i].kl,
+      tpr: rocs[i]?.edges.tpr ?? null, fpr: rocs[i]?.edges.fpr ?? null, nodeTpr: rocs[i]?.nodes.tpr ?? null, nodeFpr: rocs[i]?.nodes.fpr ?? null,
+      seconds: meta[i].seconds,
+    }));
+    const auc = o.reference ? {
+      edge: pessimisticAuc(rocs.map((r) => rocPoint(r!.edges))),
+      node: pessimisticAuc(rocs.map((r) => rocPoint(r!.nodes))),
+    } : null;
+    let mib: SweepResult['mib'] = null;
+    if (ev.normalise(ev.full.metric) !== null) {
+      let signedC: Set<string>[], absC: Set<string>[];
+      if (scoredFile) {
+        const sc = new Map(scoredFile.edges.map((e) => [`${e.from}->${e.to}`, e.score]));
+        const sign = importanceSign(o.method);
+        signedC = mibCircuitsFromScores(ev.edges, sc, { absolute: false, sign });
+        absC = mibCircuitsFromScores(ev.edges, sc, { absolute: true, sign });
+      } else {
+        signedC = absC = mibCircuitsFromSweep(ev.edges, circuits);
+      }
+      const f = ev.metric([...signedC, ...absC]).map((x) => ev.normalise(x)!);
+      const fs = f.slice(0, MIB_SIZES.length), fa = f.slice(MIB_SIZES.length);
+      mib = {
+        from: scoredFile ? 'scores' : 'sweep', sizes: [...MIB_SIZES], requested: mibCounts(ev.edges.length),
+        signed: fs, absolute: fa, edgesSigned: signedC.map((c) => c.size), edgesAbsolute: absC.map((c) => c.size),
+        cpr: mibArea(fs).cpr, cmd: mibArea(fa).cmd,
+      };
+    }
+    return {
+      format: 'circuitscope-sweep', version: 1,
+      task: task.name, model: o.modelName, method: o.method, objective, metric: task.metricName, ablation, splitEmbed,
+      n: batch.clean.length, seed, backend: o.backend, edgesTotal: ev.edges.length,
+      full: ev.full.metric, empty: ev.empty.metric,
+      reference: ref, points, auc, mib,
+      circuits: circuits.map((c) => [...c].sort()),
+      seconds: (performance.now() - t0) / 1000,
+    };
+  } finally {
+    ev.dispose();
+  }
+}
