@@ -5,9 +5,9 @@
  * that are self-contained (no scripts, no external references; one SVG panel per head, hover
  * tooltips), and one-line errors.
  */
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,6 +36,7 @@ function expectSelfContained(html: string): void {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'analysis-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('attention', () => {
   it('--json gives Hugging Face\'s patterns for the chosen heads', async () => {

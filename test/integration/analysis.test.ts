@@ -10,6 +10,7 @@
  *   the fixture against Hugging Face's own logit difference, and each component against a
  *   float64 recomputation from the cache in TransformerLens' recipe (centre, divide by
  *   ln_final.hook_scale, times ln weight, dot the logit-difference direction) (TOL.model);
+ *   unchanged by weight processing (foldLayerNorm, centerWritingWeights, centerUnembed);
  * - ablate one head: batched ablations (several per forward, several chunks) = one hand-written
  *   mean-ablation hook per head; sum rule in every ablated run; on a one-layer model without
  *   LayerNorm (min_int) naive = actual; on an attention-only model with LayerNorm, for a
@@ -299,6 +300,20 @@ describe('direct logit attribution', () => {
     expectClose(r.values, r.components.map((c) => want.get(c)!), TOL.model, 'DLA per component');
     expectClose([r.sum], [r.metric], TOL.model, 'sum rule');
     expect(r.heads[1][2]).toBe(r.values[r.components.indexOf('a1.h2')]);
+  });
+
+  it('does not change under weight processing (folded LN, centred weights and unembedding)', async () => {
+    const { model } = await loadModel(FIXTURE_MODEL, { processing: ['foldLayerNorm', 'centerWritingWeights', 'centerUnembed'] });
+    try {
+      const tb = ioiTask.build({ cfg: gpt.cfg, tokenizer: tokenizerFor(gpt.cfg) }, { n: 4, seed: 6 });
+      const b: DlaBatch = { tokens: tb.clean, positions: tb.positions, answers: tb.answers, wrong: tb.wrong };
+      const raw = directLogitAttribution(gpt, b), folded = directLogitAttribution(model, b);
+      expect(model.cfg.normalizationType).toBe('LNPre');
+      expectClose(folded.values, raw.values, TOL.model, 'DLA, processed vs raw weights');
+      expectClose([folded.constant, folded.metric], [raw.constant, raw.metric], TOL.model, 'constant and metric');
+    } finally {
+      model.dispose();
+    }
   });
 
   it('ablate one head: batched = hand-written hooks; the sum rule holds in every ablated run', async () => {

@@ -77,7 +77,7 @@ export const attentionCommand: CommandModule<object, AttentionArgs> = {
         if (heads.length === 0 && !argv.heads) throw new Error(`attention: the circuit ${argv.circuit} has no heads in it`);
       }
       if (argv.heads) {
-        const extra = parseHeadList(argv.heads, cfg, '--heads');
+        const extra = parseHeadList(argv.heads, cfg, 'attention: --heads');
         const have = new Set(heads.map(headName));
         heads = [...heads, ...extra.filter((h) => !have.has(headName(h)))];
       }

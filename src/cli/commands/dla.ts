@@ -73,7 +73,7 @@ export const dlaCommand: CommandModule<object, DlaArgs> = {
       const batch: DlaBatch = { tokens: tb.clean, positions: tb.positions, answers: tb.answers, wrong: tb.wrong };
       const clean = directLogitAttribution(model, batch);
       let heads: HeadRef[];
-      if (argv.ablate !== undefined) heads = argv.ablate.trim() === 'all' ? allHeads(cfg) : parseHeadList(argv.ablate, cfg, '--ablate');
+      if (argv.ablate !== undefined) heads = argv.ablate.trim() === 'all' ? allHeads(cfg) : parseHeadList(argv.ablate, cfg, 'dla: --ablate');
       else {
         heads = allHeads(cfg).map((h) => ({ h, v: Math.abs(clean.heads[h.layer][h.head]) })).sort((a, b) => b.v - a.v).slice(0, argv.ablateTop).map((x) => x.h);
       }
