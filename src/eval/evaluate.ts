@@ -15,8 +15,8 @@ import type { Task, TaskBatch } from '../tasks/types.js';
 import { MetricEvaluator } from './evaluator.js';
 import { completeness, faithfulness, minimality, type CompletenessResult, type FaithfulnessResult, type MinimalityResult, type SearchOptions } from './criteria.js';
 import { importanceSign, mibArea, mibCircuitsFromScores, mibCounts, MIB_SIZES, rankEdges } from './mib.js';
-import { align, fileEdges, type ModelShape, type Reference } from './reference.js';
-import { compareToReference, pessimisticAuc, rocPoint, type CircuitVsReference, type RocPoint } from './roc.js';
+import { align, fileEdges, mergeEmbed, type ModelShape, type Reference } from './reference.js';
+import { pessimisticAuc, referenceScorer, rocPoint, type CircuitVsReference, type RocPoint } from './roc.js';
 
 /** What a circuit file must provide (an EAP-IG / MIB graph gives edges only; the CLI fills the rest). */
 export type CircuitInput = Pick<CircuitFile, 'edges' | 'method' | 'task' | 'model' | 'ablation' | 'splitEmbed' | 'n' | 'seed'> & { modelConfig?: ModelShape };
@@ -111,7 +111,8 @@ const hasScores = (scores: ReadonlyMap<string, number | null>) => [...scores.val
 export function referenceReport(file: Pick<CircuitInput, 'edges' | 'splitEmbed' | 'modelConfig'>, ref: Reference, o: { countDirect?: boolean } = {}): ReferenceReport {
   const { universe, kept, scores } = fileEdges(file);
   const a = align(kept, universe, file.splitEmbed, ref, file.modelConfig);
-  const vs = compareToReference(a.found, a.reference, a.universe, o);
+  const score = referenceScorer(a.reference, a.universe, o);
+  const vs = score(a.found);
   const one = (c: CircuitVsReference['edges']) => pessimisticAuc([rocPoint(c)]);
   let ranking: RankingRoc | null = null;
   if (hasScores(scores) > 0) {
@@ -120,8 +121,7 @@ export function referenceReport(file: Pick<CircuitInput, 'edges' | 'splitEmbed' 
     const edge: RocPoint[] = [], node: RocPoint[] = [];
     for (const n of sizes) {
       const c = pruneDangling(ranked.slice(0, n));
-      const al = align(c, universe, file.splitEmbed, ref);
-      const r = compareToReference(al.found, al.reference, al.universe, o);
+      const r = score(a.merged ? mergeEmbed(c) : c);
       edge.push(rocPoint(r.edges, `top ${n}: ${c.size} edges`));
       node.push(rocPoint(r.nodes, `top ${n}: ${c.size} edges`));
     }

@@ -41,6 +41,10 @@ export function confusion(found: ReadonlySet<string>, reference: ReadonlySet<str
     const f = found.has(e), r = reference.has(e);
     if (f && r) tp++; else if (f) fp++; else if (r) fn++; else tn++;
   }
+  return rates(tp, fp, fn, tn);
+}
+
+function rates(tp: number, fp: number, fn: number, tn: number): Confusion {
   const div = (a: number, b: number) => (b === 0 ? null : a / b);
   const precision = div(tp, tp + fp), tpr = div(tp, tp + fn);
   const f1 = precision === null || tpr === null ? null : precision + tpr === 0 ? 0 : (2 * precision * tpr) / (precision + tpr);
@@ -85,13 +89,37 @@ export interface CircuitVsReference {
   nodes: Confusion;
 }
 
+/**
+ * A scorer of circuits against one reference over one graph (`allEdges`): the universes and
+ * the reference's edge and node sets are built once, so a sweep of many circuits stays linear
+ * in the circuits' sizes.
+ */
+export function referenceScorer(reference: Iterable<string>, allEdges: readonly string[], opts: CompareOptions = {}): (found: Iterable<string>) => CircuitVsReference {
+  const edgeUniverse = opts.countDirect ? [...allEdges, ...directEdges(allEdges)] : [...allEdges];
+  const eu = new Set(edgeUniverse);
+  const nu = rocNodes(allEdges);
+  const refList = [...reference];
+  const r = opts.countDirect ? withDirect(refList) : new Set(refList);
+  for (const e of r) if (!eu.has(e)) throw new Error(`eval: '${e}' (reference circuit) is not in the graph being compared`);
+  const rn = rocNodes(refList);
+  const count = (found: Set<string>, ref: Set<string>, universe: Set<string>): Confusion => {
+    let tp = 0, fp = 0;
+    for (const e of found) {
+      if (!universe.has(e)) throw new Error(`eval: '${e}' (found circuit) is not in the graph being compared`);
+      if (ref.has(e)) tp++; else fp++;
+    }
+    const fn = ref.size - tp, tn = universe.size - ref.size - fp;
+    return rates(tp, fp, fn, tn);
+  };
+  return (found) => {
+    const list = [...found];
+    return { edges: count(opts.countDirect ? withDirect(list) : new Set(list), r, eu), nodes: count(rocNodes(list), rn, nu) };
+  };
+}
+
 /** Edge- and node-level confusion of one circuit against a reference, over the graph `allEdges`. */
 export function compareToReference(found: Iterable<string>, reference: Iterable<string>, allEdges: readonly string[], opts: CompareOptions = {}): CircuitVsReference {
-  const f = new Set(found), r = new Set(reference);
-  const edgeUniverse = opts.countDirect ? [...allEdges, ...directEdges(allEdges)] : allEdges;
-  const edges = opts.countDirect ? confusion(withDirect(f), withDirect(r), edgeUniverse) : confusion(f, r, edgeUniverse);
-  const nodes = confusion(rocNodes(f), rocNodes(r), [...rocNodes(allEdges)]);
-  return { edges, nodes };
+  return referenceScorer(reference, allEdges, opts)(found);
 }
 
 /** The ROC point of a confusion (null rates, i.e. no positives or negatives, count as 0). */

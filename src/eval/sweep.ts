@@ -17,8 +17,8 @@ import { circuitEdgeKeys, type CircuitFile } from '../report/circuit-file.js';
 import type { Task } from '../tasks/types.js';
 import { MetricEvaluator } from './evaluator.js';
 import { importanceSign, mibArea, mibCircuitsFromScores, mibCircuitsFromSweep, mibCounts, MIB_SIZES } from './mib.js';
-import { align, type Reference } from './reference.js';
-import { compareToReference, pessimisticAuc, rocPoint } from './roc.js';
+import { align, mergeEmbed, type Reference } from './reference.js';
+import { pessimisticAuc, referenceScorer, rocPoint } from './roc.js';
 import { rankingSizes } from './evaluate.js';
 
 export interface SweepOptions {
@@ -128,12 +128,15 @@ export function sweep(model: HookedTransformer, task: Task, o: SweepOptions): Sw
   try {
     const ms = ev.evaluate(circuits);
     let ref: SweepResult['reference'] = null;
-    const rocs = circuits.map((c) => {
-      if (!o.reference) return null;
-      const a = align(c, ev.edges, splitEmbed, o.reference, model.cfg);
-      ref = { name: o.reference.name, edges: a.reference.size, merged: a.merged, countDirect: o.countDirect ?? false };
-      return compareToReference(a.found, a.reference, a.universe, { countDirect: o.countDirect });
-    });
+    let score: ((c: Iterable<string>) => ReturnType<ReturnType<typeof referenceScorer>>) | null = null;
+    let merged = false;
+    if (o.reference) {
+      const a = align([], ev.edges, splitEmbed, o.reference, model.cfg);
+      merged = a.merged;
+      ref = { name: o.reference.name, edges: a.reference.size, merged, countDirect: o.countDirect ?? false };
+      score = referenceScorer(a.reference, a.universe, { countDirect: o.countDirect });
+    }
+    const rocs = circuits.map((c) => (score ? score(merged ? mergeEmbed(c) : c) : null));
     const points: SweepPoint[] = circuits.map((c, i) => ({
       threshold: meta[i].threshold, topN: meta[i].topN, edges: c.size,
       metric: ms[i].metric, faithfulness: ev.normalise(ms[i].metric), kl: ms[i].kl,

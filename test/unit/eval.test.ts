@@ -6,7 +6,7 @@
  * CPR/CMD trapezoids against hand sums; node removal; circuit comparison; the SVG charts.
  */
 import { describe, it, expect } from 'vitest';
-import { compareToReference, confusion, directEdges, paretoCurve, pessimisticAuc, rocNodes, staircaseArea } from '../../src/eval/roc.js';
+import { compareToReference, confusion, directEdges, paretoCurve, pessimisticAuc, referenceScorer, rocNodes, staircaseArea } from '../../src/eval/roc.js';
 import { mibArea, mibCircuitsFromScores, mibCircuitsFromSweep, mibCounts, MIB_SIZES, rankEdges, importanceSign } from '../../src/eval/mib.js';
 import { circuitComponents, removeNodes } from '../../src/eval/criteria.js';
 import { compareCircuits } from '../../src/eval/compare.js';
@@ -97,6 +97,17 @@ describe('confusion and node-level ROC on hand-made circuits', () => {
     expect(r.nodes.fn).toBe(3);
     // universe: 1 input + 16 heads + 48 head inputs + logits
     expect(r.nodes.tp + r.nodes.fp + r.nodes.fn + r.nodes.tn).toBe(1 + 16 + 48 + 1);
+  });
+
+  it('the sweep scorer equals the plain confusion count on random circuits', () => {
+    const rng = new Rng(3);
+    const score = referenceScorer(ref, all);
+    for (let t = 0; t < 20; t++) {
+      const found = new Set(all.filter(() => rng.next() < 0.1));
+      const r = score(found);
+      expect(r.edges).toEqual(confusion(found, ref, all));
+      expect(r.nodes).toEqual(confusion(rocNodes(found), rocNodes(ref), [...rocNodes(all)]));
+    }
   });
 
   it("ACDC's direct edges: one per head input that receives an edge", () => {
