@@ -19,6 +19,7 @@ import { loadCustomTask } from '../../tasks/custom.js';
 import { resolveSharedModel } from '../../tasks/shared-models.js';
 import type { Task } from '../../tasks/types.js';
 import { progressBar } from '../progress.js';
+import { reportSections } from '../../eval/report.js';
 import { taskWithCorruption } from '../../workflows/corruption.js';
 
 interface DiscoverArgs {
@@ -45,6 +46,7 @@ interface DiscoverArgs {
   processing?: string[];
   mib?: string;
   html: boolean;
+  evaluation: boolean;
   batchSize?: number;
   corrupt?: string;
 }
@@ -113,6 +115,7 @@ export const discoverCommand: CommandModule<object, DiscoverArgs> = {
     .option('processing', { type: 'array', string: true, choices: PROCESSING_STEPS as unknown as string[], describe: 'weight processing steps' })
     .option('mib', { type: 'string', describe: 'also export the circuit as EAP-IG/MIB graph JSON to this file' })
     .option('html', { type: 'boolean', default: true, describe: 'write the HTML report' })
+    .option('evaluation', { type: 'boolean', default: true, describe: 'HTML report: evaluation section (faithfulness vs size, ROC vs the reference); --no-evaluation skips it' })
     .option('corrupt', { type: 'string', describe: 'corrupted distribution: abc (the task\'s own) or an IOI flip, "flip:ABB->BAB" or flip:BAB (also CDD, BAA, DCD, ABA, ABB)' })
     .option('batch-size', { type: 'number', describe: 'run the prompts in chunks of this many rows (bounds memory; same circuit)' })
     .check((a) => {
@@ -138,7 +141,8 @@ export const discoverCommand: CommandModule<object, DiscoverArgs> = {
         modelName: name, backend, onProgress: bar.update,
       });
       bar.done();
-      const written = writeOutputs(file, argv.out, { html: argv.html, mib: argv.mib });
+      const sections = argv.html && argv.evaluation ? reportSections(loaded.model, task, file, { batchSize: argv.batchSize }).sections : [];
+      const written = writeOutputs(file, argv.out, { html: argv.html, mib: argv.mib, sections });
       if (existsSync(checkpoint)) rmSync(checkpoint);
       process.stdout.write(summary(file) + '\n');
       if (!argv.quiet) process.stderr.write(`wrote ${written.join(', ')}\n`);
