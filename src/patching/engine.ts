@@ -304,21 +304,47 @@ export class PatchingEngine {
     /** the group's columns of a [C', nr, S] row block */
     const cols = (rows: tf.Tensor3D, g: Group) => (g.cols ? tf.gather(rows, g.colIdx!, 2) : tf.slice(rows, [0, 0, g.col], [rows.shape[0], rows.shape[1], g.n]));
     /** sum over groups of rows[:, :, group cols] @ delta -> [C, nr, B*T*D]; rows are M's (and the probe's) */
+    /**
+     * Concatenated deltas of a list of groups (one tensor, so a receiver block's contraction is
+     * one matmul per batch kind: under a gradient tape, per-group products would each be kept),
+     * cached for the forward by the groups' identity; with the column indices they cover.
+     */
+    const catCache = new Map<string, { delta: tf.Tensor3D; idx: tf.Tensor1D | null; first: number; n: number }>();
+    const concatOf = (gs: Group[], tag: string) => {
+      const key = `${tag}:${gs.length}:${gs.map((g) => g.col).join(',')}`;
+      let c = catCache.get(key);
+      if (!c) {
+        const colList = gs.flatMap((g) => g.cols ?? Array.from({ length: g.n }, (_, i) => g.col + i));
+        const contiguous = colList.every((x, i) => x === colList[0] + i);
+        c = {
+          delta: tf.keep(gs.length === 1 ? gs[0].delta.clone() : (tf.concat(gs.map((g) => g.delta), 1) as tf.Tensor3D)),
+          idx: contiguous ? null : tf.keep(tf.tensor1d(colList, 'int32')),
+          first: colList[0], n: colList.length,
+        };
+        catCache.set(key, c);
+      }
+      return c;
+    };
+    const contractPart = (rows: tf.Tensor3D, gs: Group[], tag: string): tf.Tensor | null => {
+      if (gs.length === 0) return null;
+      const c = concatOf(gs, tag);
+      const m = c.idx ? tf.gather(rows, c.idx, 2) : tf.slice(rows, [0, 0, c.first], [rows.shape[0], rows.shape[1], c.n]);
+      return tf.matMul(m, c.delta);
+    };
+    /** sum over groups of rows[:, :, group cols] @ delta -> [C, nr, B*T*D]; rows are M's (and the probe's) */
     const contract = (rows: tf.Tensor3D, prow: tf.Tensor3D | null, ncols: number): tf.Tensor => {
-      let acc: tf.Tensor | null = null;
-      for (const g of groups) {
-        if (g.col + g.n > ncols) continue;
-        const y = tf.matMul(cols(rows, g), g.delta);
-        perRow(2 * rows.shape[1] * g.n * T * D);
-        acc = acc ? tf.add(acc, y) : y;
-      }
+      const inRange = (g: Group) => g.col + g.n <= ncols;
+      const shared = groups.filter((g) => inRange(g) && g.delta.shape[0] === 1); // batch 1: embedding, prefix
+      const per = groups.filter((g) => inRange(g) && g.delta.shape[0] !== 1); // batch C: computed in this run
+      for (const g of [...shared, ...per]) perRow(2 * rows.shape[1] * g.n * T * D);
+      let acc = contractPart(rows, shared, 's')!;
+      const y = contractPart(rows, per, 'c');
+      if (y) acc = tf.add(acc, y);
       if (prow) {
-        for (const g of fixed) {
-          if (g.col + g.n > ncols) continue;
-          acc = tf.add(acc!, tf.matMul(cols(prow, g), g.delta));
-        }
+        const z = contractPart(prow, fixed.filter(inRange), 'f');
+        if (z) acc = tf.add(acc, z);
       }
-      return acc!;
+      return acc;
     };
     const rowBlock = (t: tf.Tensor3D, rows: number[]): tf.Tensor3D => {
       const contiguous = rows.every((r, i) => r === rows[0] + i);
@@ -393,6 +419,7 @@ export class PatchingEngine {
       M.dispose();
       P3?.dispose();
       if (!collect) for (const g of own) { g.delta.dispose(); g.colIdx?.dispose(); }
+      for (const c of catCache.values()) { c.delta.dispose(); c.idx?.dispose(); }
     }
   }
 
