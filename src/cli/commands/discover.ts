@@ -130,6 +130,7 @@ export const discoverCommand: CommandModule<object, DiscoverArgs> = {
     const task = taskWithCorruption(argv.data ? loadCustomTask(argv.data) : getTask(argv.task!), argv.corrupt);
     const { loaded, name } = await modelForTask(task, argv.model, { config: argv.config, processing: argv.processing, quiet: argv.quiet });
     const checkpoint = `${argv.out.replace(/\.json$/, '')}.checkpoint.json`;
+    mkdirSync(dirname(resolve(argv.out)), { recursive: true }); // the checkpoint is written before the outputs
     if (argv.resume && !existsSync(checkpoint)) throw new Error(`--resume: no checkpoint at ${checkpoint}`);
     const bar = progressBar(argv.method, argv.quiet);
     try {
