@@ -29,8 +29,11 @@ export interface ModelConfig {
   readonly eps: number;
   /** value written into masked attention scores before the softmax */
   readonly attnIgnore: number;
-  /** 'gpt2' for the GPT-2 BPE, null for toy models fed integer ids */
+  /** 'gpt2' for the GPT-2 BPE, 'word' for a word-level vocabulary (`tokenizerVocab`), null for
+   * toy models fed integer ids */
   readonly tokenizerName: string | null;
+  /** the words of a 'word' tokenizer, index = token id (config.json `tokenizer_vocab`); else null */
+  readonly tokenizerVocab: readonly string[] | null;
   readonly defaultPrependBos: boolean;
   /** BOS token id when the model has one (GPT-2: 50256) */
   readonly bosTokenId: number | null;
@@ -70,6 +73,12 @@ export function finalizeConfig(p: Partial_, source: string): ModelConfig {
   const positionalEmbeddingType = p.positionalEmbeddingType ?? 'standard';
   if (positionalEmbeddingType !== 'standard' && positionalEmbeddingType !== 'shortformer') fail(source, `unsupported positionalEmbeddingType ${JSON.stringify(positionalEmbeddingType)}`);
   const useAttnScale = p.useAttnScale ?? true;
+  const tokenizerVocab = p.tokenizerVocab ?? null;
+  if (p.tokenizerName === 'word') {
+    if (!Array.isArray(tokenizerVocab) || tokenizerVocab.some((w) => typeof w !== 'string' || w === '')) fail(source, "tokenizer 'word' needs tokenizer_vocab: an array of non-empty strings");
+    if (tokenizerVocab.length !== dVocab) fail(source, `tokenizer_vocab has ${tokenizerVocab.length} words but dVocab is ${dVocab}`);
+    if (new Set(tokenizerVocab).size !== tokenizerVocab.length) fail(source, 'tokenizer_vocab repeats a word');
+  }
   const cfg: ModelConfig = {
     modelName: p.modelName ?? source,
     nLayers, nHeads, dModel, dHead, dMlp, nCtx, dVocab, dVocabOut,
@@ -82,6 +91,7 @@ export function finalizeConfig(p: Partial_, source: string): ModelConfig {
     eps: p.eps ?? 1e-5,
     attnIgnore: p.attnIgnore ?? -1e5,
     tokenizerName: p.tokenizerName === undefined ? null : p.tokenizerName,
+    tokenizerVocab: tokenizerVocab === null ? null : Object.freeze([...tokenizerVocab]),
     defaultPrependBos: p.defaultPrependBos ?? (p.tokenizerName ? true : false),
     bosTokenId: p.bosTokenId ?? null,
     originalArchitecture: p.originalArchitecture ?? 'HookedTransformer',
@@ -150,7 +160,8 @@ export function fromTransformerLens(json: Record<string, unknown>, source: strin
     attnScale: get('attn_scale', 'attnScale') as number | undefined,
     eps: get('eps', 'eps') as number | undefined,
     attnIgnore: ignore ?? -1e5,
-    tokenizerName: tok && /gpt2/i.test(tok) ? 'gpt2' : null,
+    tokenizerName: tok === 'word' ? 'word' : tok && /gpt2/i.test(tok) ? 'gpt2' : null,
+    tokenizerVocab: (get('tokenizer_vocab', 'tokenizerVocab') as string[] | undefined) ?? null,
     defaultPrependBos: (get('default_prepend_bos', 'defaultPrependBos') as boolean | undefined) ?? Boolean(tok),
     bosTokenId: (get('bos_token_id', 'bosTokenId') as number | undefined) ?? (tok && /gpt2/i.test(tok) ? 50256 : null),
     originalArchitecture: (get('original_architecture', 'originalArchitecture') as string) ?? 'HookedTransformer',

@@ -1,6 +1,7 @@
 /**
  * Tokenizers. GPT-2 models use the GPT-2 byte-level BPE from js-tiktoken (its bundled `gpt2`
- * ranks: no network, no files); toy models take integer token ids directly.
+ * ranks: no network, no files); toy models take integer token ids directly; word-level models
+ * (the shipped IOI model) carry their vocabulary in config.json (`WordTokenizer`).
  *
  * Conventions follow TransformerLens: `toTokens` prepends BOS (`<|endoftext|>`, 50256 for
  * GPT-2) unless `{ prependBos: false }`; `toStrTokens` gives one string per token;
@@ -139,8 +140,81 @@ export class IdTokenizer implements Tokenizer {
   }
 }
 
-/** The tokenizer a model config names: GPT-2 BPE for 'gpt2', integer ids otherwise. */
+/** The BOS / padding word of word-level vocabularies (written like GPT-2's). */
+export const WORD_BOS = '<|endoftext|>';
+const WORD_SPLIT = /<\|endoftext\|>|[A-Za-z0-9]+(?:'[A-Za-z]+)?|[^\sA-Za-z0-9]/g;
+const NO_SPACE_BEFORE = /^[.,!?;:)]$/;
+
+/** Words and punctuation marks of a text, in order (whitespace separates, never a token). */
+export function splitWords(text: string): string[] {
+  return text.match(WORD_SPLIT) ?? [];
+}
+
+/**
+ * A word-level vocabulary (the shipped IOI model, models/ioi-words): a token is a word
+ * (letters/digits), a punctuation mark, or `<|endoftext|>`; whitespace only separates, so
+ * " Mary" and "Mary" are the same token. Words outside the vocabulary are an error.
+ */
+export class WordTokenizer implements Tokenizer {
+  readonly name = 'word';
+  readonly bosTokenId: number | null;
+  private readonly ids: Map<string, number>;
+
+  constructor(readonly vocab: readonly string[], bosTokenId: number | null = null, private readonly prependByDefault = bosTokenId !== null) {
+    this.ids = new Map(vocab.map((w, i) => [w, i]));
+    if (this.ids.size !== vocab.length) throw new Error('tokenizer: word: the vocabulary repeats a word');
+    if (bosTokenId !== null) checkId('word', bosTokenId, vocab.length);
+    this.bosTokenId = bosTokenId;
+  }
+
+  encode(text: string): number[] {
+    return splitWords(text).map((w) => {
+      const id = this.ids.get(w);
+      if (id === undefined) throw new Error(`tokenizer: word: ${quote(w)} in ${quote(text)} is not in the vocabulary (${this.vocab.length} words)`);
+      return id;
+    });
+  }
+
+  decode(ids: readonly number[]): string {
+    let out = '';
+    for (const id of ids) {
+      const w = this.idToString(id);
+      out += out === '' || NO_SPACE_BEFORE.test(w) ? w : ' ' + w;
+    }
+    return out;
+  }
+
+  toTokens(text: string, opts: ToTokensOptions = {}): number[] {
+    const ids = this.encode(text);
+    if (!(opts.prependBos ?? this.prependByDefault)) return ids;
+    if (this.bosTokenId === null) throw new Error('tokenizer: word: prependBos was asked for but this vocabulary has no BOS token');
+    return [this.bosTokenId, ...ids];
+  }
+
+  toStrTokens(textOrIds: string | readonly number[], opts: ToTokensOptions = {}): string[] {
+    const ids = typeof textOrIds === 'string' ? this.toTokens(textOrIds, opts) : textOrIds;
+    return ids.map((id) => this.idToString(id));
+  }
+
+  toSingleToken(text: string): number {
+    const ids = this.encode(text);
+    if (ids.length !== 1) throw new Error(`tokenizer: ${quote(text)} is ${ids.length} tokens [${ids.join(', ')}], not one`);
+    return ids[0];
+  }
+
+  idToString(id: number): string {
+    checkId('word', id, this.vocab.length);
+    return this.vocab[id];
+  }
+}
+
+/** The tokenizer a model config names: GPT-2 BPE for 'gpt2', the config's vocabulary for
+ * 'word', integer ids otherwise. */
 export function tokenizerFor(cfg: ModelConfig): Tokenizer {
   if (cfg.tokenizerName === 'gpt2') return new Gpt2Tokenizer();
+  if (cfg.tokenizerName === 'word') {
+    if (!cfg.tokenizerVocab) throw new Error(`tokenizer: ${cfg.modelName}: tokenizer 'word' but the config has no tokenizer_vocab`);
+    return new WordTokenizer(cfg.tokenizerVocab, cfg.bosTokenId, cfg.defaultPrependBos && cfg.bosTokenId !== null);
+  }
   return new IdTokenizer(cfg.dVocab, cfg.defaultPrependBos ? cfg.bosTokenId : null);
 }
