@@ -82,6 +82,31 @@ async function main(): Promise<void> {
   const results: Record<string, unknown> = {
     machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', node: process.version }, backend, date: new Date().toISOString(),
   };
+  // 0. Batched circuit evaluation vs one circuit per forward (16 random circuits, same logits)
+  const batched: Record<string, unknown>[] = [];
+  for (const [name, spec] of [['permute_lists', resolveSharedModel('permute_lists')], ['hf-gpt2-tiny', join(ROOT, '..', 'shared', 'fixtures', 'hf-gpt2-tiny', 'hf-save')]] as const) {
+    if (!spec || !existsSync(spec)) continue;
+    const { model } = await loadModel(spec, { quiet: true });
+    const task = getTask(name === 'permute_lists' ? 'permute-lists' : 'ioi');
+    const b = task.build({ cfg: model.cfg, tokenizer: tokenizerFor(model.cfg) }, { n: 20, seed: 0 });
+    const engine = new PatchingEngine(model, b.clean, ablationFor('resample', b), { positions: b.positions });
+    engine.skipDead = false;
+    let seed = 1;
+    const rnd = () => { seed = (seed * 16807) % 2147483647; return seed / 2147483647; };
+    const masks = Array.from({ length: 16 }, () => engine.fullMask().map((v) => (v === 1 && rnd() < 0.5 ? 1 : 0)));
+    engine.run(masks.slice(0, 2)).dispose();
+    let t = performance.now();
+    for (let i = 0; i < 3; i++) engine.run(masks).dispose();
+    const batchedMs = (performance.now() - t) / 3;
+    t = performance.now();
+    for (let i = 0; i < 3; i++) for (const m of masks) engine.run([m]).dispose();
+    const oneMs = (performance.now() - t) / 3;
+    engine.dispose(); model.dispose();
+    batched.push({ model: name, circuits: 16, prompts: 20, batchedMs, oneAtATimeMs: oneMs, speedup: oneMs / batchedMs });
+    console.log(`batched evaluation ${name}: 16 circuits in ${batchedMs.toFixed(0)} ms batched vs ${oneMs.toFixed(0)} ms one at a time (${(oneMs / batchedMs).toFixed(2)}x)`);
+  }
+  results.batchedEvaluation = batched;
+
   // 1. ACDC naive vs fast
   const rows: AcdcRow[] = [];
   const perm = resolveSharedModel('permute_lists');
