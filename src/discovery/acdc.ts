@@ -63,7 +63,7 @@ export function acdc(ctx: DiscoveryContext, opts: MethodOptions & { checkpointKe
   const S = lay.senders.length;
   const threshold = opts.threshold ?? 0.01;
   if (!(threshold >= 0)) throw new Error(`acdc: --threshold must be a non-negative number, got ${opts.threshold}`);
-  const k0 = Math.max(1, Math.floor(opts.speculate ?? 8));
+  const k0 = Math.max(1, Math.floor(opts.speculate ?? 1));
   const useResume = opts.resume ?? true;
   const order = acdcReceiverOrder(ctx);
   let mask = engine.fullMask();

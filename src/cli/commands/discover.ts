@@ -108,7 +108,7 @@ export const discoverCommand: CommandModule<object, DiscoverArgs> = {
     .option('seed', { type: 'number', default: 0, describe: 'seed of the task\'s prompt generator' })
     .option('out', { type: 'string', default: 'circuit.json', describe: 'output circuit JSON (DOT and HTML beside it)' })
     .option('split-embed', { type: 'boolean', default: false, describe: 'split the input sender into tok and pos' })
-    .option('speculate', { type: 'number', default: 8, describe: 'ACDC: removals evaluated per batch (1 = sequential); same result' })
+    .option('speculate', { type: 'number', default: 1, describe: 'ACDC: removals evaluated per batched forward (same result); >1 pays off when per-op overhead dominates (few prompts, GPU), not on CPU with many prompts' })
     .option('steps', { type: 'number', default: 5, describe: 'EAP-IG interpolation steps' })
     .option('resume', { type: 'boolean', default: false, describe: 'ACDC: continue from <out>.checkpoint.json' })
     .option('quiet', { type: 'boolean', default: false, describe: 'no progress bar or notices' })
