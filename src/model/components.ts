@@ -27,7 +27,8 @@ export function activation(x: tf.Tensor, fn: ActFn): tf.Tensor {
       return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.div(x, Math.SQRT2))));
     case 'gelu_new':
     case 'gelu_fast': {
-      const inner = tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), SQRT_2_OVER_PI);
+      // x*x*x, not tf.pow: pow is several times slower on wasm
+      const inner = tf.mul(tf.add(x, tf.mul(tf.mul(tf.mul(x, x), x), 0.044715)), SQRT_2_OVER_PI);
       return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(inner)));
     }
   }
@@ -61,6 +62,24 @@ export function perHeadOut(z: tf.Tensor4D, wO: tf.Tensor3D): tf.Tensor4D {
 }
 
 const maskCache = new Map<number, tf.Tensor>();
+const addMaskCache = new Map<string, tf.Tensor>();
+/**
+ * Additive causal mask [1,1,T,T]: 0 where attention is allowed, `ignore` above the diagonal.
+ * Adding it is far cheaper on wasm than tf.where with a broadcast condition (which tiles it to
+ * the scores' shape). Masked scores become score + ignore instead of exactly `ignore`; after the
+ * softmax both are 0 in float32 (exp(-1e5) underflows).
+ */
+function additiveMask(T: number, ignore: number): tf.Tensor {
+  const key = `${T}:${ignore}`;
+  let m = addMaskCache.get(key);
+  if (!m || m.isDisposed) {
+    const d = new Float32Array(T * T);
+    for (let q = 0; q < T; q++) for (let k = q + 1; k < T; k++) d[q * T + k] = ignore;
+    m = tf.keep(tf.tensor4d(d, [1, 1, T, T]));
+    addMaskCache.set(key, m);
+  }
+  return m;
+}
 /** Lower-triangular boolean mask [1,1,T,T] (true = may attend). Cached per T, never disposed. */
 export function causalMask(T: number): tf.Tensor {
   let m = maskCache.get(T);
@@ -79,7 +98,7 @@ export function attentionPattern(q: tf.Tensor4D, k: tf.Tensor4D, cfg: ModelConfi
   const kh = tf.transpose(k, [0, 2, 1, 3]);
   let raw = tf.matMul(qh, kh, false, true);
   if (cfg.attnScale !== 1) raw = tf.div(raw, cfg.attnScale);
-  const scores = tf.where(causalMask(T), raw, tf.scalar(cfg.attnIgnore)) as tf.Tensor4D;
+  const scores = tf.add(raw, additiveMask(T, cfg.attnIgnore)) as tf.Tensor4D;
   const pattern = tf.softmax(scores, -1) as tf.Tensor4D;
   return { scores, pattern };
 }

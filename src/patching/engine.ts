@@ -329,6 +329,13 @@ export class PatchingEngine {
       if (gs.length === 0) return null;
       const c = concatOf(gs, tag);
       const m = c.idx ? tf.gather(rows, c.idx, 2) : tf.slice(rows, [0, 0, c.first], [rows.shape[0], rows.shape[1], c.n]);
+      const [Cm, nr] = [rows.shape[0], rows.shape[1]];
+      if (c.delta.shape[0] === 1 && Cm > 1) {
+        // Shared deltas: one 2-D matmul [C*nr, n] x [n, BTD] instead of a broadcast batched
+        // matmul (which copies the shared operand C times on wasm).
+        const y = tf.matMul(tf.reshape(m, [Cm * nr, c.n]) as tf.Tensor2D, tf.reshape(c.delta, [c.n, -1]) as tf.Tensor2D);
+        return tf.reshape(y, [Cm, nr, -1]);
+      }
       return tf.matMul(m, c.delta);
     };
     /** sum over groups of rows[:, :, group cols] @ delta -> [C, nr, B*T*D]; rows are M's (and the probe's) */
