@@ -61,7 +61,6 @@ export function perHeadOut(z: tf.Tensor4D, wO: tf.Tensor3D): tf.Tensor4D {
   return tf.transpose(tf.reshape(y, [H, B, T, wO.shape[2]]), [1, 2, 0, 3]) as tf.Tensor4D;
 }
 
-const maskCache = new Map<number, tf.Tensor>();
 const addMaskCache = new Map<string, tf.Tensor>();
 /**
  * Additive causal mask [1,1,T,T]: 0 where attention is allowed, `ignore` above the diagonal.
@@ -69,7 +68,7 @@ const addMaskCache = new Map<string, tf.Tensor>();
  * the scores' shape). Masked scores become score + ignore instead of exactly `ignore`; after the
  * softmax both are 0 in float32 (exp(-1e5) underflows).
  */
-function additiveMask(T: number, ignore: number): tf.Tensor {
+export function additiveMask(T: number, ignore: number): tf.Tensor {
   const key = `${T}:${ignore}`;
   let m = addMaskCache.get(key);
   if (!m || m.isDisposed) {
@@ -80,17 +79,6 @@ function additiveMask(T: number, ignore: number): tf.Tensor {
   }
   return m;
 }
-/** Lower-triangular boolean mask [1,1,T,T] (true = may attend). Cached per T, never disposed. */
-export function causalMask(T: number): tf.Tensor {
-  let m = maskCache.get(T);
-  if (!m || m.isDisposed) {
-    m = tf.tidy(() => tf.reshape(tf.cast(tf.linalg.bandPart(tf.ones([T, T]), -1, 0), 'bool'), [1, 1, T, T]));
-    tf.keep(m);
-    maskCache.set(T, m);
-  }
-  return m;
-}
-
 /** Attention scores (masked) and pattern from q,k [B,T,H,Dh]. */
 export function attentionPattern(q: tf.Tensor4D, k: tf.Tensor4D, cfg: ModelConfig): { scores: tf.Tensor4D; pattern: tf.Tensor4D } {
   const T = q.shape[1];

@@ -40,13 +40,35 @@ function quote(text: string): string {
   return `'${text}'`;
 }
 
+/** What every tokenizer derives from encode / toTokens / idToString. */
+abstract class BaseTokenizer implements Tokenizer {
+  abstract readonly name: string;
+  abstract readonly bosTokenId: number | null;
+  abstract encode(text: string): number[];
+  abstract decode(ids: readonly number[]): string;
+  abstract toTokens(text: string, opts?: ToTokensOptions): number[];
+  abstract idToString(id: number): string;
+
+  toStrTokens(textOrIds: string | readonly number[], opts: ToTokensOptions = {}): string[] {
+    const ids = typeof textOrIds === 'string' ? this.toTokens(textOrIds, opts) : textOrIds;
+    return ids.map((id) => this.idToString(id));
+  }
+
+  toSingleToken(text: string): number {
+    const ids = this.encode(text);
+    if (ids.length !== 1) throw new Error(`tokenizer: ${quote(text)} is ${ids.length} tokens [${ids.join(', ')}], not one`);
+    return ids[0];
+  }
+}
+
 /** GPT-2 byte-level BPE (r50k_base / gpt2 ranks). */
-export class Gpt2Tokenizer implements Tokenizer {
+export class Gpt2Tokenizer extends BaseTokenizer {
   readonly name = 'gpt2';
   readonly bosTokenId = GPT2_EOT;
   private readonly enc: Tiktoken;
 
   constructor() {
+    super();
     this.enc = new Tiktoken(gpt2Ranks);
   }
 
@@ -62,17 +84,6 @@ export class Gpt2Tokenizer implements Tokenizer {
   toTokens(text: string, opts: ToTokensOptions = {}): number[] {
     const ids = this.encode(text);
     return (opts.prependBos ?? true) ? [GPT2_EOT, ...ids] : ids;
-  }
-
-  toStrTokens(textOrIds: string | readonly number[], opts: ToTokensOptions = {}): string[] {
-    const ids = typeof textOrIds === 'string' ? this.toTokens(textOrIds, opts) : textOrIds;
-    return ids.map((id) => this.idToString(id));
-  }
-
-  toSingleToken(text: string): number {
-    const ids = this.encode(text);
-    if (ids.length !== 1) throw new Error(`tokenizer: ${quote(text)} is ${ids.length} tokens [${ids.join(', ')}], not one`);
-    return ids[0];
   }
 
   idToString(id: number): string {
@@ -91,10 +102,11 @@ function checkId(name: string, id: number, vocab: number): void {
  * Toy models: a token is an integer id in [0, dVocab). Text is a comma (or whitespace)
  * separated list of ids, "12,7,3"; there is no BOS unless one is given.
  */
-export class IdTokenizer implements Tokenizer {
+export class IdTokenizer extends BaseTokenizer {
   readonly name = 'ids';
 
   constructor(readonly dVocab: number, readonly bosTokenId: number | null = null) {
+    super();
     if (!Number.isInteger(dVocab) || dVocab <= 0) throw new Error(`tokenizer: ids: dVocab must be a positive integer, got ${dVocab}`);
     if (bosTokenId !== null) checkId('ids', bosTokenId, dVocab);
   }
@@ -123,17 +135,6 @@ export class IdTokenizer implements Tokenizer {
     return [this.bosTokenId, ...ids];
   }
 
-  toStrTokens(textOrIds: string | readonly number[], opts: ToTokensOptions = {}): string[] {
-    const ids = typeof textOrIds === 'string' ? this.toTokens(textOrIds, opts) : textOrIds;
-    return ids.map((id) => this.idToString(id));
-  }
-
-  toSingleToken(text: string): number {
-    const ids = this.encode(text);
-    if (ids.length !== 1) throw new Error(`tokenizer: ${quote(text)} is ${ids.length} tokens [${ids.join(', ')}], not one`);
-    return ids[0];
-  }
-
   idToString(id: number): string {
     checkId('ids', id, this.dVocab);
     return String(id);
@@ -155,12 +156,13 @@ export function splitWords(text: string): string[] {
  * (letters/digits), a punctuation mark, or `<|endoftext|>`; whitespace only separates, so
  * " Mary" and "Mary" are the same token. Words outside the vocabulary are an error.
  */
-export class WordTokenizer implements Tokenizer {
+export class WordTokenizer extends BaseTokenizer {
   readonly name = 'word';
   readonly bosTokenId: number | null;
   private readonly ids: Map<string, number>;
 
   constructor(readonly vocab: readonly string[], bosTokenId: number | null = null, private readonly prependByDefault = bosTokenId !== null) {
+    super();
     this.ids = new Map(vocab.map((w, i) => [w, i]));
     if (this.ids.size !== vocab.length) throw new Error('tokenizer: word: the vocabulary repeats a word');
     if (bosTokenId !== null) checkId('word', bosTokenId, vocab.length);
@@ -189,17 +191,6 @@ export class WordTokenizer implements Tokenizer {
     if (!(opts.prependBos ?? this.prependByDefault)) return ids;
     if (this.bosTokenId === null) throw new Error('tokenizer: word: prependBos was asked for but this vocabulary has no BOS token');
     return [this.bosTokenId, ...ids];
-  }
-
-  toStrTokens(textOrIds: string | readonly number[], opts: ToTokensOptions = {}): string[] {
-    const ids = typeof textOrIds === 'string' ? this.toTokens(textOrIds, opts) : textOrIds;
-    return ids.map((id) => this.idToString(id));
-  }
-
-  toSingleToken(text: string): number {
-    const ids = this.encode(text);
-    if (ids.length !== 1) throw new Error(`tokenizer: ${quote(text)} is ${ids.length} tokens [${ids.join(', ')}], not one`);
-    return ids[0];
   }
 
   idToString(id: number): string {

@@ -6,41 +6,17 @@
  *
  * Differences from the hooked forward, all numerically neutral: the token embedding is a
  * one-hot matmul (the wasm backend has no gradient kernel for gather), the q/k/v projections
- * are one fused matmul, nothing is hooked, and two formulations are cheaper on wasm: the causal
- * mask is added (0 / attnIgnore) instead of selected with tf.where (whose broadcast and
- * gradient tile [B,H,T,T] tensors), and gelu_new's x^3 is x*x*x instead of tf.pow. Masked
- * scores differ (raw + attnIgnore vs attnIgnore) but both underflow to exactly 0 after the
- * softmax. Train after `initBackend` (src/model/backend.ts): it installs the matMul gradient
+ * are one fused matmul, and nothing is hooked. The additive causal mask and the GELU are the
+ * model's own (components.ts). Train after `initBackend` (src/model/backend.ts): it installs the matMul gradient
  * with explicit transposes, 6-20x faster on wasm.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from '../model/config.js';
-import { activation, attendValues, layerNorm, linear } from '../model/components.js';
+import { activation, additiveMask, attendValues, layerNorm, linear } from '../model/components.js';
 import { expectedShapes, validateStateDict, hostTensor, type StateDict } from '../model/weights.js';
 
 /** A parameter by its TransformerLens name (`embed.W_E`, `blocks.0.attn.W_Q`, ...). */
 export type ParamLookup = (name: string) => tf.Tensor;
-
-const maskCache = new Map<string, tf.Tensor2D>();
-/** [T, T]: 0 where position q may attend to k (k <= q), attnIgnore above the diagonal. Cached. */
-function additiveMask(T: number, ignore: number): tf.Tensor2D {
-  const key = `${T}:${ignore}`;
-  let m = maskCache.get(key);
-  if (!m || m.isDisposed) {
-    const d = new Float32Array(T * T);
-    for (let q = 0; q < T; q++) for (let k = q + 1; k < T; k++) d[q * T + k] = ignore;
-    m = tf.keep(tf.tensor2d(d, [T, T]));
-    maskCache.set(key, m);
-  }
-  return m;
-}
-
-const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
-function act(x: tf.Tensor, cfg: ModelConfig): tf.Tensor {
-  if (cfg.actFn !== 'gelu_new' && cfg.actFn !== 'gelu_fast') return activation(x, cfg.actFn!);
-  const inner = tf.mul(tf.add(x, tf.mul(tf.mul(tf.mul(x, x), x), 0.044715)), SQRT_2_OVER_PI);
-  return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(inner)));
-}
 
 /** Logits [B, T, dVocabOut] of int32 tokens [B, T]. Call inside tf.tidy / a gradient closure. */
 export function trainForward(cfg: ModelConfig, P: ParamLookup, tokens: tf.Tensor2D): tf.Tensor3D {
@@ -70,7 +46,7 @@ export function trainForward(cfg: ModelConfig, P: ParamLookup, tokens: tf.Tensor
     if (!cfg.attnOnly) {
       const h2 = norm(x, `${p}.ln2.w`, `${p}.ln2.b`);
       const pre = linear(h2, P(`${p}.mlp.W_in`) as tf.Tensor2D, P(`${p}.mlp.b_in`));
-      x = tf.add(x, linear(act(pre, cfg), P(`${p}.mlp.W_out`) as tf.Tensor2D, P(`${p}.mlp.b_out`)));
+      x = tf.add(x, linear(activation(pre, cfg.actFn!), P(`${p}.mlp.W_out`) as tf.Tensor2D, P(`${p}.mlp.b_out`)));
     }
   }
   x = norm(x, 'ln_final.w', 'ln_final.b');
