@@ -9,13 +9,13 @@ import type { HookedTransformer } from '../model/transformer.js';
 import { tokenizerFor, type Tokenizer } from '../model/tokenizer.js';
 import { PatchingEngine, type Ablation } from '../patching/engine.js';
 import { ChunkedEngine, type CircuitEvaluator } from '../patching/chunked.js';
-import { maskFromEdges } from '../patching/layout.js';
+import { layoutEdges, maskFromEdges } from '../patching/layout.js';
 import type { Task, TaskBatch } from '../tasks/types.js';
 import { validateBatch } from '../tasks/types.js';
 import { klDivergence } from '../tasks/metrics.js';
 import { makeObjective, type MetricKind } from './objective.js';
 import { getMethod } from './registry.js';
-import { allEdges, pruneDangling, selectGreedy, selectThreshold, selectTopN } from './selection.js';
+import { pruneDangling, selectGreedy, selectThreshold, selectTopN } from './selection.js';
 import type { DiscoveryResult, Progress } from './types.js';
 import type { CircuitFile } from '../report/circuit-file.js';
 
@@ -103,7 +103,7 @@ export function discover(model: HookedTransformer, task: Task, opts: DiscoverOpt
     logits.dispose();
     const denom = clean - corrupted;
     const faithfulness = Math.abs(denom) < 1e-9 ? null : (circ - corrupted) / denom;
-    const edges = allEdges(lay).map((e) => {
+    const edges = layoutEdges(lay).map((e) => {
       const i = e.indexOf('->');
       return { from: e.slice(0, i), to: e.slice(i + 2), score: raw.scores.get(e) ?? null, inCircuit: circuit.has(e) };
     });

@@ -4,7 +4,6 @@
  * senders always count), and a receiver only if its node reaches the logits through circuit
  * edges. Edges touching a dropped node are removed; repeated to a fixed point.
  */
-import type { PatchLayout } from '../patching/layout.js';
 
 /** The node a receiver belongs to: `a3.h2<q>` -> `a3.h2`, `m4` -> `m4`, `logits`. */
 export function receiverNode(receiver: string): string {
@@ -94,11 +93,4 @@ export function selectGreedy(scores: Map<string, number>, n: number, absolute = 
     open(splitEdge(e)[0]);
   }
   return inCircuit;
-}
-
-/** Every edge key of the layout that exists, in layout (receiver-major) order. */
-export function allEdges(layout: PatchLayout): string[] {
-  const out: string[] = [];
-  layout.receivers.forEach((r, ri) => layout.senders.forEach((s, si) => { if (layout.hasEdge(si, ri)) out.push(`${s}->${r}`); }));
-  return out;
 }
