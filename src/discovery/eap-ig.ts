@@ -6,33 +6,20 @@
  * Scores: score(u -> r) = (out_u(ablated) - out_u(clean)) . mean_k dMetric/dx_r at step k, where
  * step k runs the clean prompt with the input embedding interpolated to
  * ablated + (k/m)(clean - ablated), k = 0..m-1 (left Riemann sum, as the repository). Here the
- * interpolation is a mask whose input column is k/m (every other edge present), and the m steps
- * run as m circuits of one batched forward; the probe gradient (see eap.ts) sums over them.
+ * interpolation is the full circuit with the input senders' edges scaled by k/m (the same as
+ * interpolating the embedding), run as m plain forwards and backwards (attribution.ts); the
+ * probe through the edge-masked forward with those m masks gives the same scores (tested).
  * Integrated-gradients completeness: the scores of the input's edges sum to
  * metric(ablated input) - metric(clean) as m grows (tested).
- * Cost: engine setup, then one forward and one backward over m x the batch.
+ * Cost: engine setup, then m forwards and backwards of the batch.
  */
-import * as tf from '@tensorflow/tfjs';
 import type { DiscoveryContext, DiscoveryResult, MethodOptions } from './types.js';
-import { probeScores } from './eap.js';
+import { attributionScores } from './eap.js';
 
 export function eapIg(ctx: DiscoveryContext, opts: MethodOptions): DiscoveryResult {
   const steps = opts.steps ?? 5;
   if (!Number.isInteger(steps) || steps < 1) throw new Error(`eap-ig: --steps must be a positive integer, got ${opts.steps}`);
-  const lay = ctx.engine.layout;
-  const R = lay.receivers.length, S = lay.senders.length;
-  const full = ctx.engine.fullMask();
-  const all = new Float32Array(steps * R * S);
-  for (let k = 0; k < steps; k++) {
-    const m = full.slice();
-    for (let r = 0; r < R; r++) for (let s = 0; s < lay.nIn; s++) if (m[r * S + s] === 1) m[r * S + s] = k / steps;
-    all.set(m, k * R * S);
-  }
-  const masks = tf.tensor3d(all, [steps, R, S]);
-  try {
-    const scores = probeScores(ctx, masks); // mean over the m steps
-    return { method: 'eap-ig', scores, circuit: new Set(), forwards: steps, backwards: steps, trace: [] };
-  } finally {
-    masks.dispose();
-  }
+  const alphas = Array.from({ length: steps }, (_, k) => k / steps);
+  const scores = attributionScores(ctx, alphas); // mean over the m steps
+  return { method: 'eap-ig', scores, circuit: new Set(), forwards: steps, backwards: steps, trace: [] };
 }

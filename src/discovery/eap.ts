@@ -9,50 +9,67 @@
  * receiver input: one matmul per (receiver block, sender group), the shapes of the patch masks
  * (STYLE.md #6). score = -dMetric/dprobe.
  * Metric: the task metric by default (KL's gradient vanishes at the clean run), or -KL.
- * Cost: the engine's setup (one clean and one ablated forward, one full-circuit forward for the
- * deltas), then one forward and one backward.
+ * Cost: the engine's setup (one clean and one ablated forward, caching the senders' outputs),
+ * then one plain forward and one backward of the model (src/patching/attribution.ts); the
+ * probe through the edge-masked forward (probeScores) gives the same scores, for any masks.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { DiscoveryContext, DiscoveryResult, MethodOptions } from './types.js';
 import { PatchingEngine } from '../patching/engine.js';
+import { attributionGradient } from '../patching/attribution.js';
+import type { Objective } from './objective.js';
 
-/**
- * Attribution with the probe gradient over circuits whose masks are `masks` ([C, R, S],
- * fractional entries allowed). Returns the mean over circuits of -dMetric/dprobe, per edge.
- */
-export function probeScores(ctx: DiscoveryContext, masks: tf.Tensor3D): Map<string, number> {
+/** Row-weighted sum over the batch's chunks of d metric / d probe, as scores -grad per edge. */
+function collect(ctx: DiscoveryContext, grad: (engine: PatchingEngine, objective: Objective) => ArrayLike<number>): Map<string, number> {
   const lay = ctx.engine.layout;
   const R = lay.receivers.length, S = lay.senders.length;
   const parts = ctx.chunks ?? [{ engine: ctx.engine as PatchingEngine, objective: ctx.objective, weight: 1 }];
   if (!ctx.chunks && !(ctx.engine instanceof PatchingEngine)) throw new Error('eap: a chunked engine needs per-chunk objectives (ctx.chunks)');
-  const probe = tf.zeros([1, R, S]) as tf.Tensor3D;
-  try {
-    // The metric is a mean over rows, so the batch's gradient is the row-weighted sum of the chunks'.
-    const data = new Float64Array(R * S);
-    for (const { engine, objective, weight } of parts) {
+  // The metric is a mean over rows, so the batch's gradient is the row-weighted sum of the chunks'.
+  const data = new Float64Array(R * S);
+  parts.forEach(({ engine, objective, weight }, i) => {
+    const d = grad(engine, objective);
+    for (let j = 0; j < d.length; j++) data[j] += weight * d[j];
+    ctx.onProgress?.({ done: i + 1, total: parts.length, kept: 0, note: 'attribution' });
+  });
+  for (const v of data) if (!Number.isFinite(v)) throw new Error('eap: attribution produced NaN or infinite scores (check the metric and the prompts)');
+  const scores = new Map<string, number>();
+  lay.receivers.forEach((r, ri) => lay.senders.forEach((s, si) => {
+    if (lay.hasEdge(si, ri)) scores.set(`${s}->${r}`, -data[ri * S + si]);
+  }));
+  return scores;
+}
+
+/**
+ * Attribution with the probe gradient through the edge-masked forward, over circuits whose
+ * masks are `masks` ([C, R, S], fractional entries allowed): the mean over circuits of
+ * -dMetric/dprobe, per edge. General but heavy (H per-head LayerNorms per layer on the tape).
+ */
+export function probeScores(ctx: DiscoveryContext, masks: tf.Tensor3D): Map<string, number> {
+  const lay = ctx.engine.layout;
+  return collect(ctx, (engine, objective) => {
+    const probe = tf.zeros([1, lay.receivers.length, lay.senders.length]) as tf.Tensor3D;
+    try {
       const g = tf.tidy(() => tf.grad((p: tf.Tensor) => objective.differentiable(engine.runTensor(masks, { probe: p as tf.Tensor3D })))(probe));
       const d = g.dataSync();
       g.dispose();
-      for (let i = 0; i < d.length; i++) data[i] += weight * d[i];
+      return d;
+    } finally {
+      probe.dispose();
     }
-    for (const v of data) if (!Number.isFinite(v)) throw new Error('eap: attribution produced NaN or infinite scores (check the metric and the prompts)');
-    const scores = new Map<string, number>();
-    lay.receivers.forEach((r, ri) => lay.senders.forEach((s, si) => {
-      if (lay.hasEdge(si, ri)) scores.set(`${s}->${r}`, -data[ri * S + si]);
-    }));
-    return scores;
-  } finally {
-    probe.dispose();
-  }
+  });
+}
+
+/**
+ * The same scores for the full circuit with the input edges scaled by each of `alphas` (1: EAP;
+ * k/m: EAP-IG's steps), from one plain forward and backward of the model per step
+ * (src/patching/attribution.ts).
+ */
+export function attributionScores(ctx: DiscoveryContext, alphas: number[]): Map<string, number> {
+  return collect(ctx, (engine, objective) => attributionGradient(engine, (l) => objective.differentiable(l), alphas));
 }
 
 export function eap(ctx: DiscoveryContext, _opts: MethodOptions): DiscoveryResult {
-  const lay = ctx.engine.layout;
-  const full = tf.tensor3d(ctx.engine.fullMask(), [1, lay.receivers.length, lay.senders.length]);
-  try {
-    const scores = probeScores(ctx, full);
-    return { method: 'eap', scores, circuit: new Set(), forwards: 1, backwards: 1, trace: [] };
-  } finally {
-    full.dispose();
-  }
+  const scores = attributionScores(ctx, [1]);
+  return { method: 'eap', scores, circuit: new Set(), forwards: 1, backwards: 1, trace: [] };
 }

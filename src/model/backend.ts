@@ -82,6 +82,42 @@ function reduceTo(g: tf.Tensor, shape: number[]): tf.Tensor {
 }
 
 /**
+ * Transposes of frozen weight matrices (a model's parameters), computed once on first use and
+ * kept until `releaseWeights`. Keyed by the tensor's data id, so the clones tfjs saves for a
+ * gradient find them too. A backward then multiplies by W^T without transposing W again (and
+ * XNNPACK's packed-weight cache, keyed by buffer, hits): for GPT-2 small's W_U alone that was a
+ * 147 MB transpose per backward.
+ */
+const frozen = new WeakMap<object, tf.Tensor2D | null>();
+
+/** Mark 2-D weight matrices as frozen (never changed while registered). */
+export function freezeWeights(ts: readonly (tf.Tensor | null)[]): void {
+  for (const t of ts) if (t && t.rank === 2 && !frozen.has(t.dataId)) frozen.set(t.dataId, null);
+}
+
+/** Forget frozen weights and free their cached transposes. */
+export function releaseWeights(ts: readonly (tf.Tensor | null)[]): void {
+  for (const t of ts) {
+    if (!t) continue;
+    frozen.get(t.dataId)?.dispose();
+    frozen.delete(t.dataId);
+  }
+}
+
+/** The transpose of the last two axes; cached for frozen weight matrices (do not dispose it). */
+export function transposeLast(x: tf.Tensor): tf.Tensor {
+  if (x.rank === 2 && frozen.has(x.dataId)) {
+    let c = frozen.get(x.dataId);
+    if (!c || c.isDisposed) {
+      c = tf.keep(tf.transpose(x) as tf.Tensor2D);
+      frozen.set(x.dataId, c);
+    }
+    return c;
+  }
+  return swapLast(x);
+}
+
+/**
  * BatchMatMul's gradient with explicit transposes. tfjs-core's own gradient uses the
  * transposeA/transposeB flags, which the wasm backend runs 13-20x slower than a plain matmul
  * after an explicit transpose (measured here: [2048,768]^T [2048,2304] 6.3 s vs 0.32 s). Also
@@ -98,11 +134,34 @@ function patchMatMulGradient(): void {
       const { transposeA, transposeB } = attrs as unknown as { transposeA: boolean; transposeB: boolean };
       const d = dy as tf.Tensor;
       let da: () => tf.Tensor, db: () => tf.Tensor;
-      if (!transposeA && !transposeB) { da = () => tf.matMul(d, swapLast(b)); db = () => tf.matMul(swapLast(a), d); }
+      if (!transposeA && !transposeB) { da = () => tf.matMul(d, transposeLast(b)); db = () => tf.matMul(swapLast(a), d); }
       else if (!transposeA && transposeB) { da = () => tf.matMul(d, b); db = () => tf.matMul(swapLast(d), a); }
       else if (transposeA && !transposeB) { da = () => tf.matMul(b, swapLast(d)); db = () => tf.matMul(a, d); }
       else { da = () => tf.matMul(swapLast(b), swapLast(d)); db = () => tf.matMul(swapLast(d), swapLast(a)); }
       return { a: () => reduceTo(da(), a.shape), b: () => reduceTo(db(), b.shape) };
+    },
+  });
+}
+
+/**
+ * The wasm backend's Identity kernel copies its input; the cpu backend's shares the buffer (a
+ * reference count, as wasm's own Reshape does). tfjs clones every tensor an op saves for its
+ * gradient through Identity, so under a gradient tape on wasm each saved activation and each
+ * weight matrix it touches was copied: 1.5 GB of copies for one GPT-2-small EAP prompt (its
+ * unembedding alone 147 MB), most of the tape. Tensors are immutable, so sharing is exact.
+ */
+let identityPatched = false;
+function patchWasmIdentity(): void {
+  if (identityPatched) return;
+  identityPatched = true;
+  tf.unregisterKernel('Identity', 'wasm');
+  tf.registerKernel({
+    kernelName: 'Identity',
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend }) => {
+      const x = (inputs as { x: tf.TensorInfo }).x;
+      (backend as unknown as { incRef(id: object): void }).incRef(x.dataId);
+      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
     },
   });
 }
@@ -127,6 +186,7 @@ export async function initBackend(name: BackendName = 'auto'): Promise<string> {
     if (got) {
       await tf.ready();
       patchMatMulGradient();
+      if (got === 'wasm') patchWasmIdentity();
       active = got;
       return got;
     }

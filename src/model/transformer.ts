@@ -9,6 +9,7 @@ import type { ModelConfig } from './config.js';
 import type { StateDict } from './weights.js';
 import { validateStateDict } from './weights.js';
 import { hook } from './hook-names.js';
+import { freezeWeights, releaseWeights } from './backend.js';
 import { activation, attendValues, attentionPattern, layerNorm, linear, perHeadIn, perHeadOut } from './components.js';
 
 export type HookFn = (x: tf.Tensor, name: string) => tf.Tensor | void;
@@ -24,6 +25,8 @@ export interface LayerParams {
   /** fused [D, 3*H*Dh] q|k|v projection and its bias, for the unsplit fast path */
   WQKV: tf.Tensor2D; bQKV: tf.Tensor1D;
   WOflat: tf.Tensor2D; // [H*Dh, D]
+  /** the same weights per head, for plain 2-D matmuls (components.HeadWeights): [D,Dh] x3, [Dh,D] */
+  WQh: tf.Tensor2D[]; WKh: tf.Tensor2D[]; WVh: tf.Tensor2D[]; WOh: tf.Tensor2D[];
   Win: tf.Tensor2D | null; bin: tf.Tensor1D | null; Wout: tf.Tensor2D | null; bout: tf.Tensor1D | null;
 }
 
@@ -85,6 +88,7 @@ export class HookedTransformer {
         ln1w: opt(`${p}.ln1.w`) as tf.Tensor1D | null, ln1b: opt(`${p}.ln1.b`) as tf.Tensor1D | null,
         ln2w: opt(`${p}.ln2.w`) as tf.Tensor1D | null, ln2b: opt(`${p}.ln2.b`) as tf.Tensor1D | null,
         WQ, WK, WV, bQ, bK, bV, WO, bO: t(`${p}.attn.b_O`) as tf.Tensor1D, WQKV, bQKV, WOflat,
+        WQh: tf.unstack(WQ) as tf.Tensor2D[], WKh: tf.unstack(WK) as tf.Tensor2D[], WVh: tf.unstack(WV) as tf.Tensor2D[], WOh: tf.unstack(WO) as tf.Tensor2D[],
         Win: opt(`${p}.mlp.W_in`) as tf.Tensor2D | null, bin: opt(`${p}.mlp.b_in`) as tf.Tensor1D | null,
         Wout: opt(`${p}.mlp.W_out`) as tf.Tensor2D | null, bout: opt(`${p}.mlp.b_out`) as tf.Tensor1D | null,
       });
@@ -94,14 +98,22 @@ export class HookedTransformer {
       lnfw: opt('ln_final.w') as tf.Tensor1D | null, lnfb: opt('ln_final.b') as tf.Tensor1D | null,
       WU: t('unembed.W_U') as tf.Tensor2D, bU: t('unembed.b_U') as tf.Tensor1D,
     };
-    return new HookedTransformer(cfg, params, Object.freeze([...(opts.processing ?? [])]));
+    const model = new HookedTransformer(cfg, params, Object.freeze([...(opts.processing ?? [])]));
+    freezeWeights(model.allParams());
+    return model;
+  }
+
+  private allParams(): (tf.Tensor | null)[] {
+    const all: (tf.Tensor | null)[] = [this.params.WE, this.params.Wpos, this.params.lnfw, this.params.lnfb, this.params.WU, this.params.bU];
+    for (const l of this.params.layers) for (const v of Object.values(l)) all.push(...(Array.isArray(v) ? v : [v]));
+    return all;
   }
 
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    const all: (tf.Tensor | null)[] = [this.params.WE, this.params.Wpos, this.params.lnfw, this.params.lnfb, this.params.WU, this.params.bU];
-    for (const l of this.params.layers) all.push(...Object.values(l));
+    const all = this.allParams();
+    releaseWeights(all);
     for (const t of all) t?.dispose();
   }
 
@@ -176,30 +188,63 @@ export class HookedTransformer {
     }
   }
 
+  /**
+   * The final residual stream [B, T, D] (before ln_final), with hooks. With `unembed` it is the
+   * forward split in two, so a caller can pick positions before the (vocabulary-sized) unembedding.
+   */
+  residualWithHooks(tokens: number[][] | tf.Tensor2D, hooks: HookSpec[] = []): tf.Tensor3D {
+    return this.runResidual(tokens, { hooks, cache: null, filter: null });
+  }
+
+  /** ln_final and the unembedding of residuals [..., D] -> logits [..., dVocabOut] (no hooks). */
+  unembed(x: tf.Tensor): tf.Tensor {
+    const P = this.params;
+    return tf.tidy(() => linear(this.cfg.normalizationType === null ? x : layerNorm(x, P.lnfw, P.lnfb, this.cfg.eps).out, P.WU, P.bU));
+  }
+
   private run(tokensIn: number[][] | tf.Tensor2D, ctx: RunCtx): tf.Tensor3D {
+    const resid = this.runResidual(tokensIn, ctx);
+    try {
+      return tf.tidy(() => {
+        let x: tf.Tensor = resid;
+        if (this.cfg.normalizationType !== null) {
+          const r = layerNorm(resid, this.params.lnfw, this.params.lnfb, this.cfg.eps);
+          this.hookPoint(ctx, hook.lnFinalScale, r.scale);
+          x = this.hookPoint(ctx, hook.lnFinalNormalized, r.out);
+        }
+        return linear(x, this.params.WU, this.params.bU) as tf.Tensor3D;
+      });
+    } finally {
+      resid.dispose();
+    }
+  }
+
+  private hookPoint(ctx: RunCtx, name: string, x: tf.Tensor): tf.Tensor {
+    let y = x;
+    for (const [sel, fn] of ctx.hooks) {
+      if (!matches(sel, name)) continue;
+      const r = fn(y, name);
+      if (r) {
+        if (r.shape.length !== y.shape.length || r.shape.some((s, i) => s !== y.shape[i])) {
+          throw new Error(`model: hook on '${name}' returned shape [${r.shape}] instead of [${y.shape}]`);
+        }
+        y = r;
+      }
+    }
+    if (ctx.cache && ctx.filter!(name)) {
+      // A hook point can fire more than once (ln1 in the split q/k/v path): the last value wins.
+      ctx.cache.get(name)?.dispose();
+      ctx.cache.set(name, tf.keep(y.clone()));
+    }
+    return y;
+  }
+
+  private runResidual(tokensIn: number[][] | tf.Tensor2D, ctx: RunCtx): tf.Tensor3D {
     if (this.disposed) throw new Error('model: used after dispose()');
     const cfg = this.cfg;
     const P = this.params;
     const wants = (name: string) => (ctx.cache !== null && ctx.filter!(name)) || ctx.hooks.some(([s]) => matches(s, name));
-    const hp = (name: string, x: tf.Tensor): tf.Tensor => {
-      let y = x;
-      for (const [sel, fn] of ctx.hooks) {
-        if (!matches(sel, name)) continue;
-        const r = fn(y, name);
-        if (r) {
-          if (r.shape.length !== y.shape.length || r.shape.some((s, i) => s !== y.shape[i])) {
-            throw new Error(`model: hook on '${name}' returned shape [${r.shape}] instead of [${y.shape}]`);
-          }
-          y = r;
-        }
-      }
-      if (ctx.cache && ctx.filter!(name)) {
-        // A hook point can fire more than once (ln1 in the split q/k/v path): the last value wins.
-        ctx.cache.get(name)?.dispose();
-        ctx.cache.set(name, tf.keep(y.clone()));
-      }
-      return y;
-    };
+    const hp = (name: string, x: tf.Tensor): tf.Tensor => this.hookPoint(ctx, name, x);
 
     const tokens = this.toTokenTensor(tokensIn);
     const [B, T] = tokens.shape;
@@ -213,6 +258,7 @@ export class HookedTransformer {
       return tf.add(embed, p);
     });
     tokens.dispose();
+    let ok = false;
     try {
       for (let l = 0; l < cfg.nLayers; l++) {
         const L = P.layers[l];
@@ -233,9 +279,9 @@ export class HookedTransformer {
             const ki = hp(hook.kInput(l), tile(qkIn)) as tf.Tensor4D;
             const vi = hp(hook.vInput(l), tile(residPre)) as tf.Tensor4D;
             const n = (x: tf.Tensor4D) => ln(x, L.ln1w, L.ln1b, hook.ln1Scale(l), hook.ln1Normalized(l)) as tf.Tensor4D;
-            q = perHeadIn(n(qi), L.WQ, L.bQ);
-            k = perHeadIn(n(ki), L.WK, L.bK);
-            v = perHeadIn(n(vi), L.WV, L.bV);
+            q = perHeadIn(n(qi), L.WQh, L.bQ);
+            k = perHeadIn(n(ki), L.WKh, L.bK);
+            v = perHeadIn(n(vi), L.WVh, L.bV);
           } else if (shortformer) {
             const xqk = ln(qkIn, L.ln1w, L.ln1b, hook.ln1Scale(l), hook.ln1Normalized(l));
             const xv = cfg.normalizationType === null ? residPre : layerNorm(residPre, L.ln1w, L.ln1b, cfg.eps).out;
@@ -258,7 +304,7 @@ export class HookedTransformer {
           const z = hp(hook.z(l), attendValues(pattern, v)) as tf.Tensor4D;
           let attnOut: tf.Tensor;
           if (wants(hook.result(l))) {
-            const result = hp(hook.result(l), perHeadOut(z, L.WO));
+            const result = hp(hook.result(l), perHeadOut(z, L.WOh));
             attnOut = tf.add(tf.sum(result, 2), L.bO);
           } else {
             attnOut = linear(tf.reshape(z, [B, T, H * Dh]), L.WOflat, L.bO);
@@ -281,17 +327,10 @@ export class HookedTransformer {
         resid.dispose();
         resid = next;
       }
-      return tf.tidy(() => {
-        let x: tf.Tensor = resid;
-        if (cfg.normalizationType !== null) {
-          const r = layerNorm(resid, P.lnfw, P.lnfb, cfg.eps);
-          hp(hook.lnFinalScale, r.scale);
-          x = hp(hook.lnFinalNormalized, r.out);
-        }
-        return linear(x, P.WU, P.bU) as tf.Tensor3D;
-      });
+      ok = true;
+      return resid as tf.Tensor3D;
     } finally {
-      resid.dispose();
+      if (!ok) resid.dispose();
       (pos as tf.Tensor | null)?.dispose();
     }
   }

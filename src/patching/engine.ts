@@ -232,6 +232,21 @@ export class PatchingEngine {
     return this.forward(M, opts.probe ?? null, null, null) as tf.Tensor4D;
   }
 
+  /**
+   * Every sender's clean - ablated output as rows of one matrix [S, B*T*D] (sender column
+   * order; each row a flattened [B, T, D]). The caller owns the tensor.
+   */
+  senderDeltaMatrix(): tf.Tensor2D {
+    const S = this.layout.senders.length;
+    return tf.tidy(() => tf.reshape(tf.concat(this.fixedGroups().map((g) => g.delta), 1), [S, -1]) as tf.Tensor2D);
+  }
+
+  /** Residuals [B, T, D] at the metric positions: [1, B, K, D] (a one-hot matmul, differentiable). */
+  atMetricPositions(x: tf.Tensor3D): tf.Tensor4D {
+    const D = x.shape[2];
+    return tf.tidy(() => tf.reshape(tf.matMul(this.posSel, tf.reshape(x, [1, this.B * this.T, D])), [1, this.B, this.K, D]) as tf.Tensor4D);
+  }
+
   private fixed: Prefix | null = null;
   /** Sender deltas (clean - ablated) of the full circuit, computed once. */
   private fixedGroups(): Group[] {
@@ -387,11 +402,12 @@ export class PatchingEngine {
                 if (extra) p = tf.add(p, tf.reshape(extra, [1, extra.shape[0], T, 1, D]));
                 return lnF(tf.reshape(p, [C * B, T, nh, D]), ln1w, ln1b) as tf.Tensor4D;
               };
-              const q = perHeadIn(part(0, this.qkExtra), sel(L.WQ), sel(L.bQ));
-              const k = perHeadIn(part(1, this.qkExtra), sel(L.WK), sel(L.bK));
-              const v = perHeadIn(part(2, null), sel(L.WV), sel(L.bV));
+              const heads = (w: tf.Tensor2D[]) => (all ? w : hs.map((h) => w[h]));
+              const q = perHeadIn(part(0, this.qkExtra), heads(L.WQh), sel(L.bQ));
+              const k = perHeadIn(part(1, this.qkExtra), heads(L.WKh), sel(L.bK));
+              const v = perHeadIn(part(2, null), heads(L.WVh), sel(L.bV));
               const { pattern } = attentionPattern(q, k, cfg);
-              const result = perHeadOut(attendValues(pattern, v), sel(L.WO)); // [CB,T,nh,D]
+              const result = perHeadOut(attendValues(pattern, v), heads(L.WOh)); // [CB,T,nh,D]
               perRow(T * nh * (8 * D * Dh + 4 * T * Dh));
               const delta = tf.sub(tf.reshape(result, [C, B, T, nh, D]), sel(this.scHeads[l], 3));
               return tf.reshape(tf.transpose(delta, [0, 3, 1, 2, 4]), [C, nh, B * T * D]) as tf.Tensor3D;

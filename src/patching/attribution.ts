@@ -1,0 +1,169 @@
+/**
+ * Edge attribution from one plain forward and backward of the model (EAP, and EAP-IG's
+ * "inputs" variant), without the edge-masked forward.
+ *
+ * For the full circuit every receiver's input is the clean run's: each head's q/k/v input is
+ * the residual stream before its layer (plus the positional embedding for shortformer q/k), the
+ * MLP's input the residual after attention, the logits' input the final residual. What differs
+ * between receivers is only the path the gradient takes: dMetric/dx_r for head h's q input is
+ * the gradient at hook_q for that head, through W_Q[h] and the layer's LayerNorm (whose
+ * backward is linear in the upstream gradient, so it runs once for all heads on [B,T,H,D]).
+ * So one forward with zero offsets at hook_q/k/v, hook_mlp_in and the final residual, and one
+ * backward, give every receiver's gradient; the attribution of edge u -> r is then
+ *   sum_{b,t} (out_u(clean) - out_u(ablated)) . dMetric/dx_r
+ * = one matmul [S, B*T*D] x [B*T*D, receivers] per receiver block. That is exactly the
+ * gradient of the metric with respect to the engine's zero-valued probe mask (eap.ts), which
+ * the tests check; the probe's forward holds H per-head copies of every LayerNorm on the tape,
+ * this forward holds the model's own.
+ *
+ * EAP-IG: step k runs with the input embedding interpolated to ablated + alpha_k (clean -
+ * ablated), i.e. the full circuit with the input senders' edges scaled by alpha_k (eap-ig.ts).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { hook } from '../model/hook-names.js';
+import { perHeadOut } from '../model/components.js';
+import type { PatchingEngine } from './engine.js';
+import type { HookSpec } from '../model/transformer.js';
+import { transposeLast } from '../model/backend.js';
+
+/**
+ * LayerNorm's input gradient for upstream gradients `dy` [..., D] of outputs xhat * w + b,
+ * given the normalised input `xhat` and `scale` (broadcastable to dy): (g - mean(g) - xhat *
+ * mean(g * xhat)) / scale with g = dy * w. `w` null: LNPre.
+ */
+export function layerNormBackward(dy: tf.Tensor, xhat: tf.Tensor, scale: tf.Tensor, w: tf.Tensor | null): tf.Tensor {
+  return tf.tidy(() => {
+    const g = w ? tf.mul(dy, w) : dy;
+    const a = tf.mean(g, -1, true);
+    const c = tf.mean(tf.mul(g, xhat), -1, true);
+    return tf.div(tf.sub(tf.sub(g, a), tf.mul(xhat, c)), scale);
+  });
+}
+
+/** Normalised input and scale of a LayerNorm over the last axis (components.layerNorm's). */
+function normStats(x: tf.Tensor, eps: number): { xhat: tf.Tensor; scale: tf.Tensor } {
+  const centered = tf.sub(x, tf.mean(x, -1, true));
+  const scale = tf.sqrt(tf.add(tf.mean(tf.square(centered), -1, true), eps));
+  return { xhat: tf.div(centered, scale), scale };
+}
+
+/**
+ * d metric / d probe [R * S] (receiver-major, 0 where no edge), averaged over the steps
+ * `alphas` (1 = EAP; k/m for k < m = EAP-IG). `metric` takes logits [1, B, K, V] at the
+ * engine's metric positions and returns the batch-mean scalar.
+ */
+export function attributionGradient(engine: PatchingEngine, metric: (logits: tf.Tensor4D) => tf.Scalar, alphas: number[] = [1]): Float64Array {
+  const model = engine.model;
+  const cfg = model.cfg;
+  const lay = engine.layout;
+  const { B, T } = engine;
+  const { nHeads: H, dModel: D, dHead: Dh, nLayers: NL } = cfg;
+  const R = lay.receivers.length, S = lay.senders.length;
+  const shortformer = cfg.positionalEmbeddingType === 'shortformer';
+  const splitPos = lay.splitEmbed && shortformer;
+  const BTD = B * T * D;
+  const out = new Float64Array(R * S);
+  const exists = engine.fullMask();
+  const delta = engine.senderDeltaMatrix(); // [S, BTD] clean - ablated
+  const P = model.params;
+  try {
+    // Input deltas that the interpolation removes: into resid_pre(0), and (split shortformer) pos.
+    const inCols = splitPos ? 1 : lay.nIn;
+    const dIn = tf.tidy(() => tf.reshape(tf.sum(tf.slice(delta, [0, 0], [inCols, BTD]), 0), [B, T, D]));
+    const dPos = splitPos ? tf.tidy(() => tf.reshape(tf.slice(delta, [1, 0], [1, BTD]), [B, T, D])) : null;
+    try {
+      for (const alpha of alphas) {
+        const grads = stepGradients(alpha);
+        try {
+          for (const { row, ncols, g } of grads) {
+            // [ncols, BTD] x [BTD, nr] -> [ncols, nr]
+            const nr = g.shape[1];
+            const blk = tf.tidy(() => tf.matMul(tf.slice(delta, [0, 0], [ncols, BTD]), g));
+            const d = blk.dataSync();
+            blk.dispose();
+            for (let s = 0; s < ncols; s++) for (let i = 0; i < nr; i++) {
+              const o = (row + i) * S + s;
+              if (exists[o] === 1) out[o] += d[s * nr + i] / alphas.length;
+            }
+          }
+        } finally {
+          for (const x of grads) x.g.dispose();
+        }
+      }
+    } finally {
+      dIn.dispose();
+      dPos?.dispose();
+    }
+
+    /** Receiver gradients of one step: blocks of rows from `row`, as [BTD, rows] matrices. */
+    function stepGradients(alpha: number): { row: number; ncols: number; g: tf.Tensor2D }[] {
+      const names: string[] = [];
+      for (let l = 0; l < NL; l++) { names.push(hook.q(l), hook.k(l), hook.v(l)); if (!cfg.attnOnly) names.push(hook.mlpIn(l)); }
+      names.push(hook.residPost(NL - 1));
+      const shapes = names.map((n) => (n.endsWith('hook_q') || n.endsWith('hook_k') || n.endsWith('hook_v') ? [B, T, H, Dh] : [B, T, D]));
+      const offsets = shapes.map((s) => tf.zeros(s));
+      const stash = new Map<string, tf.Tensor>();
+      const keep = (n: string): HookSpec => [n, (x) => { stash.get(n)?.dispose(); stash.set(n, tf.keep(x.clone())); }];
+      try {
+        const f = (...ds: tf.Tensor[]) => {
+          const hooks: HookSpec[] = [];
+          if (alpha !== 1) {
+            hooks.push([hook.residPre(0), (x) => tf.sub(x, tf.mul(dIn, 1 - alpha))]);
+            if (dPos) hooks.push([hook.posEmbed, (x) => tf.sub(x, tf.mul(dPos, 1 - alpha))]);
+          }
+          for (let l = 0; l < NL; l++) hooks.push(keep(hook.residPre(l)));
+          if (shortformer) hooks.push(keep(hook.posEmbed));
+          names.forEach((n, i) => hooks.push([n, (x) => tf.add(x, ds[i])]));
+          const resid = model.residualWithHooks(engine.clean, hooks);
+          const logits = model.unembed(engine.atMetricPositions(resid)) as tf.Tensor4D;
+          return metric(logits);
+        };
+        const { value, grads } = tf.valueAndGrads(f)(offsets);
+        value.dispose();
+        const byName = new Map(names.map((n, i) => [n, grads[i]]));
+        try {
+          return receiverBlocks(byName, stash);
+        } finally {
+          tf.dispose(grads);
+        }
+      } finally {
+        tf.dispose(offsets);
+        for (const t of stash.values()) t.dispose();
+      }
+    }
+
+    function receiverBlocks(g: Map<string, tf.Tensor>, stash: Map<string, tf.Tensor>): { row: number; ncols: number; g: tf.Tensor2D }[] {
+      const blocks: { row: number; ncols: number; g: tf.Tensor2D }[] = [];
+      const ln = cfg.normalizationType !== null;
+      for (let l = 0; l < NL; l++) {
+        const L = P.layers[l];
+        blocks.push({
+          row: lay.attnRow(l), ncols: lay.sendersBeforeAttn(l),
+          g: tf.tidy(() => {
+            const pre = stash.get(hook.residPre(l))!;
+            const qkIn = shortformer ? tf.add(pre, stash.get(hook.posEmbed)!) : pre;
+            const perHead = (dh: tf.Tensor, W: tf.Tensor2D[], x: tf.Tensor) => {
+              // dMetric/d(LN output of head h) = dq_h W[h]^T: [B,T,H,D]
+              const dy = perHeadOut(dh as tf.Tensor4D, W.map((w) => transposeLast(w) as tf.Tensor2D));
+              if (!ln) return dy;
+              const st = normStats(x, cfg.eps);
+              return layerNormBackward(dy, tf.expandDims(st.xhat, 2), tf.expandDims(st.scale, 2), L.ln1w);
+            };
+            const q = perHead(g.get(hook.q(l))!, L.WQh, qkIn);
+            const k = perHead(g.get(hook.k(l))!, L.WKh, qkIn);
+            const v = perHead(g.get(hook.v(l))!, L.WVh, pre);
+            // rows q heads, k heads, v heads -> [BTD, 3H]
+            return tf.reshape(tf.transpose(tf.stack([q, k, v], 3), [0, 1, 4, 3, 2]), [BTD, 3 * H]) as tf.Tensor2D;
+          }),
+        });
+        if (!cfg.attnOnly) blocks.push({ row: lay.mlpRow(l), ncols: lay.sendersBeforeMlp(l), g: tf.tidy(() => tf.reshape(g.get(hook.mlpIn(l))!, [BTD, 1]) as tf.Tensor2D) });
+      }
+      blocks.push({ row: lay.logitsRow, ncols: S, g: tf.tidy(() => tf.reshape(g.get(hook.residPost(NL - 1))!, [BTD, 1]) as tf.Tensor2D) });
+      return blocks;
+    }
+    for (const v of out) if (!Number.isFinite(v)) throw new Error('attribution: the gradient is NaN or infinite (check the metric and the prompts)');
+    return out;
+  } finally {
+    delta.dispose();
+  }
+}
