@@ -70,22 +70,29 @@ export function discover(model: HookedTransformer, task: Task, opts: DiscoverOpt
   const engine: CircuitEvaluator = bs < N
     ? new ChunkedEngine(model, batch.clean, ablationFor(ablationKind, batch), { ...engineOpts, batchSize: bs })
     : new PatchingEngine(model, batch.clean, ablationFor(ablationKind, batch), engineOpts);
-  const cleanLogits = tf.tidy(() => tf.squeeze(engine.run([engine.fullMask()]), [0])) as tf.Tensor3D;
+  // The clean reference: pruning methods compare circuits with the full circuit's own run (so
+  // its KL is exactly 0); attribution takes the plain forward's logits (the same to ~1e-6, and
+  // several times cheaper than the edge-masked full run).
+  const cleanLogits = method.kind === 'score'
+    ? engine.cleanLogits()
+    : tf.tidy(() => tf.squeeze(engine.run([engine.fullMask()]), [0])) as tf.Tensor3D;
   const objective = makeObjective(metric, task, batch, cleanLogits);
   // Attribution differentiates chunk by chunk, each with its own rows' objective.
   const chunks = engine instanceof ChunkedEngine ? engine.engines.map((e, i) => {
     const sub = sliceBatch(batch, engine.offsets[i], engine.offsets[i] + e.B);
-    const cl = tf.tidy(() => tf.squeeze(e.run([e.fullMask()]), [0])) as tf.Tensor3D;
+    const cl = tf.slice(cleanLogits, [engine.offsets[i], 0, 0], [e.B, -1, -1]);
     const obj = makeObjective(metric, task, sub, cl);
     cl.dispose();
     return { engine: e, objective: obj, weight: e.B / N };
   }) : undefined;
   try {
     const checkpointKey = JSON.stringify({ model: opts.modelName, task: task.name, method: opts.method, metric, ablation: ablationKind, n, seed, threshold: opts.threshold ?? null, abs: opts.absValue ?? false, split: opts.splitEmbed ?? false, processing: model.processing });
+    const tm = performance.now();
     const raw = method.run({ engine, objective, chunks, onProgress: opts.onProgress }, {
       threshold: opts.threshold, topN: opts.topN, absValue: opts.absValue, speculate: opts.speculate, steps: opts.steps,
       checkpoint: opts.checkpoint, resumeFrom: opts.resume ? opts.checkpoint : undefined, checkpointKey,
     });
+    const methodSeconds = (performance.now() - tm) / 1000;
     let chosen: Set<string>;
     if (method.kind === 'prune') chosen = raw.circuit;
     else if (opts.greedy) chosen = selectGreedy(raw.scores, opts.topN ?? defaultTopN(raw.scores.size));
@@ -96,10 +103,15 @@ export function discover(model: HookedTransformer, task: Task, opts: DiscoverOpt
 
     // Evaluate: full model, empty circuit, the circuit.
     const lay = engine.layout;
-    const masks = [engine.fullMask(), new Float32Array(engine.fullMask().length), maskFromEdges(lay, circuit)];
-    const logits = engine.run(masks);
+    // The full circuit is the clean run (its logits are at hand); the empty circuit and the
+    // circuit run apart, so the empty one skips every sender (engine.skipDead).
+    const logits = tf.tidy(() => tf.concat([
+      tf.expandDims(cleanLogits, 0),
+      engine.run([new Float32Array(engine.fullMask().length)]),
+      engine.run([maskFromEdges(lay, circuit)]),
+    ]) as tf.Tensor4D);
     const [clean, corrupted, circ] = objective.taskMetric(logits);
-    const klCircuit = tf.tidy(() => klDivergence(tf.squeeze(tf.slice(logits, [0], [1]), [0]), tf.squeeze(tf.slice(logits, [2], [1]), [0])).dataSync()[0]);
+    const klCircuit = tf.tidy(() => klDivergence(cleanLogits, tf.squeeze(tf.slice(logits, [2], [1]), [0])).dataSync()[0]);
     logits.dispose();
     const denom = clean - corrupted;
     const faithfulness = Math.abs(denom) < 1e-9 ? null : (circ - corrupted) / denom;
@@ -122,7 +134,7 @@ export function discover(model: HookedTransformer, task: Task, opts: DiscoverOpt
       results: {
         metric: task.metricName, clean, corrupted, circuit: circ, faithfulness, klCircuit,
         edgesKept: circuit.size, edgesTotal: edges.length,
-        seconds: (performance.now() - t0) / 1000, forwards: raw.forwards, backwards: raw.backwards,
+        seconds: (performance.now() - t0) / 1000, methodSeconds, forwards: raw.forwards, backwards: raw.backwards,
       },
     };
     return { file, raw };

@@ -9,7 +9,6 @@ import type { ModelConfig } from './config.js';
 import type { StateDict } from './weights.js';
 import { validateStateDict } from './weights.js';
 import { hook } from './hook-names.js';
-import { freezeWeights, releaseWeights } from './backend.js';
 import { activation, attendValues, attentionPattern, layerNorm, linear, perHeadIn, perHeadOut } from './components.js';
 
 export type HookFn = (x: tf.Tensor, name: string) => tf.Tensor | void;
@@ -98,9 +97,7 @@ export class HookedTransformer {
       lnfw: opt('ln_final.w') as tf.Tensor1D | null, lnfb: opt('ln_final.b') as tf.Tensor1D | null,
       WU: t('unembed.W_U') as tf.Tensor2D, bU: t('unembed.b_U') as tf.Tensor1D,
     };
-    const model = new HookedTransformer(cfg, params, Object.freeze([...(opts.processing ?? [])]));
-    freezeWeights(model.allParams());
-    return model;
+    return new HookedTransformer(cfg, params, Object.freeze([...(opts.processing ?? [])]));
   }
 
   private allParams(): (tf.Tensor | null)[] {
@@ -113,7 +110,6 @@ export class HookedTransformer {
     if (this.disposed) return;
     this.disposed = true;
     const all = this.allParams();
-    releaseWeights(all);
     for (const t of all) t?.dispose();
   }
 

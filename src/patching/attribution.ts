@@ -24,7 +24,6 @@ import { hook } from '../model/hook-names.js';
 import { perHeadOut } from '../model/components.js';
 import type { PatchingEngine } from './engine.js';
 import type { HookSpec } from '../model/transformer.js';
-import { transposeLast } from '../model/backend.js';
 
 /**
  * LayerNorm's input gradient for upstream gradients `dy` [..., D] of outputs xhat * w + b,
@@ -144,7 +143,7 @@ export function attributionGradient(engine: PatchingEngine, metric: (logits: tf.
             const qkIn = shortformer ? tf.add(pre, stash.get(hook.posEmbed)!) : pre;
             const perHead = (dh: tf.Tensor, W: tf.Tensor2D[], x: tf.Tensor) => {
               // dMetric/d(LN output of head h) = dq_h W[h]^T: [B,T,H,D]
-              const dy = perHeadOut(dh as tf.Tensor4D, W.map((w) => transposeLast(w) as tf.Tensor2D));
+              const dy = perHeadOut(dh as tf.Tensor4D, W.map((w) => tf.transpose(w) as tf.Tensor2D));
               if (!ln) return dy;
               const st = normStats(x, cfg.eps);
               return layerNormBackward(dy, tf.expandDims(st.xhat, 2), tf.expandDims(st.scale, 2), L.ln1w);

@@ -15,6 +15,8 @@ export interface CircuitEvaluator {
   readonly layout: PatchLayout;
   skipDead: boolean;
   fullMask(): Float32Array;
+  /** the clean model's logits at the metric positions [B, K, V], from a plain forward */
+  cleanLogits(): tf.Tensor3D;
   run(masks: Float32Array[], opts?: { from?: { dispose(): void } }): tf.Tensor4D;
   prefix(mask: Float32Array, stage: number): { dispose(): void };
   stageOfRow(r: number): number;
@@ -62,6 +64,15 @@ export class ChunkedEngine implements CircuitEvaluator {
   stageOfRow(r: number): number { return this.engines[0].stageOfRow(r); }
   firstRowOfStage(stage: number): number { return this.engines[0].firstRowOfStage(stage); }
   fullForwardFlops(): number { return this.engines.reduce((a, e) => a + e.fullForwardFlops(), 0); }
+
+  cleanLogits(): tf.Tensor3D {
+    const outs = this.engines.map((e) => e.cleanLogits());
+    try {
+      return outs.length === 1 ? outs.pop()! : (tf.concat(outs, 0) as tf.Tensor3D);
+    } finally {
+      tf.dispose(outs);
+    }
+  }
 
   run(masks: Float32Array[], opts: { from?: { dispose(): void } } = {}): tf.Tensor4D {
     const from = opts.from as ChunkPrefix | undefined;

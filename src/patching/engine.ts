@@ -229,7 +229,7 @@ export class PatchingEngine {
    * (clean - ablated) . dMetric/dx_r for every edge at once.
    */
   runTensor(M: tf.Tensor3D, opts: { probe?: tf.Tensor3D } = {}): tf.Tensor4D {
-    return this.forward(M, opts.probe ?? null, null, null) as tf.Tensor4D;
+    return this.forward(M, opts.probe ?? null, null, null, null, true) as tf.Tensor4D;
   }
 
   /**
@@ -239,6 +239,17 @@ export class PatchingEngine {
   senderDeltaMatrix(): tf.Tensor2D {
     const S = this.layout.senders.length;
     return tf.tidy(() => tf.reshape(tf.concat(this.fixedGroups().map((g) => g.delta), 1), [S, -1]) as tf.Tensor2D);
+  }
+
+  /**
+   * The clean model's logits at the metric positions [B, K, V] from a plain forward (equal to
+   * the full circuit's run, which costs several plain forwards; tested).
+   */
+  cleanLogits(): tf.Tensor3D {
+    return tf.tidy(() => {
+      const resid = this.model.residualWithHooks(this.clean);
+      return tf.squeeze(this.model.unembed(this.atMetricPositions(resid)), [0]) as tf.Tensor3D;
+    });
   }
 
   /** Residuals [B, T, D] at the metric positions: [1, B, K, D] (a one-hot matmul, differentiable). */
@@ -295,7 +306,8 @@ export class PatchingEngine {
     return r - L * per === 3 * cfg.nHeads ? 2 * L + 1 : 2 * L;
   }
 
-  private forward(Min: tf.Tensor3D, probe: tf.Tensor3D | null, from: Prefix | null, collect: { stage: number; groups: Group[] } | null, live: Uint8Array | null = null): tf.Tensor | null {
+  /** `retain`: keep every intermediate the forward builds (it runs under a gradient tape). */
+  private forward(Min: tf.Tensor3D, probe: tf.Tensor3D | null, from: Prefix | null, collect: { stage: number; groups: Group[] } | null, live: Uint8Array | null = null, retain = false): tf.Tensor | null {
     if (this.disposed) throw new Error('patching: engine used after dispose()');
     const cfg = this.model.cfg;
     const P = this.model.params;
@@ -329,6 +341,10 @@ export class PatchingEngine {
       const key = `${tag}:${gs.length}:${gs.map((g) => g.col).join(',')}`;
       let c = catCache.get(key);
       if (!c) {
+        // Outside a gradient tape only the current stage's concatenation is needed: free the
+        // earlier stages' (each holds every earlier sender's deltas; kept, they summed to
+        // O(layers^2) memory, 1.3 GB for one GPT-2-small circuit of 5 prompts).
+        if (!retain) for (const [k, old] of catCache) if (k.startsWith(`${tag}:`)) { old.delta.dispose(); old.idx?.dispose(); catCache.delete(k); }
         const colList = gs.flatMap((g) => g.cols ?? Array.from({ length: g.n }, (_, i) => g.col + i));
         const contiguous = colList.every((x, i) => x === colList[0] + i);
         c = {

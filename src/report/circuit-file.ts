@@ -19,6 +19,8 @@ export interface CircuitResults {
   edgesKept: number;
   edgesTotal: number;
   seconds: number;
+  /** of which the method itself (setup, clean reference and the evaluation excluded) */
+  methodSeconds?: number;
   forwards: number;
   backwards: number;
 }

@@ -99,6 +99,20 @@ describe('attribution from a plain forward and backward', () => {
     }
   });
 
+  it("cleanLogits (a plain forward at the metric positions) equals the full circuit's run (1e-4 of the logits' scale)", () => {
+    for (const s of subjects) {
+      const T = s.clean[0].length;
+      const eng = new PatchingEngine(s.model, s.clean, { kind: 'resample', corrupt: s.corrupt }, { splitEmbed: s.splitEmbed, positions: s.clean.map(() => [0, T - 1]) });
+      const plain = eng.cleanLogits();
+      const full = tf.tidy(() => tf.squeeze(eng.run([eng.fullMask()]), [0]));
+      expect(plain.shape).toEqual([s.clean.length, 2, s.model.cfg.dVocabOut]);
+      const scale = Math.max(1, tf.tidy(() => tf.max(tf.abs(full)).dataSync()[0]));
+      expectClose(plain, full, TOL.model * scale, `${s.name} clean logits`);
+      tf.dispose([plain, full]);
+      eng.dispose();
+    }
+  });
+
   it('the analytic LayerNorm backward equals autodiff (1e-5)', () => {
     tf.tidy(() => {
       const x = tf.randomNormal([4, 5, 16], 0.3, 2, 'float32', 1);

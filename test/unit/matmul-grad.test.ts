@@ -51,4 +51,17 @@ describe('BatchMatMul gradient', () => {
       });
     }
   }
+  it('2-D, few rows against a wide matrix: the (b d^T)^T path', () => {
+    // M (N + K) < K N selects the transposed-product form of d b^T.
+    const M = 2, K = 9, N = 11;
+    const a = rnd(M * K), b = rnd(K * N), W = rnd(M * N);
+    const [ga, gb] = tf.tidy(() => {
+      const Wt = tf.tensor2d(W, [M, N]);
+      const g = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(Wt, tf.matMul(x as tf.Tensor2D, y as tf.Tensor2D))) as tf.Scalar);
+      return g([tf.tensor2d(a, [M, K]), tf.tensor2d(b, [K, N])]).map((t) => Array.from(t.dataSync()));
+    });
+    const f0 = naive(a, [1, M, K], b, [1, K, N], false, false, W);
+    expectClose(ga, a.map((_, i) => { const a2 = a.slice(); a2[i] += 1; return naive(a2, [1, M, K], b, [1, K, N], false, false, W) - f0; }), 1e-4, 'da');
+    expectClose(gb, b.map((_, i) => { const b2 = b.slice(); b2[i] += 1; return naive(a, [1, M, K], b2, [1, K, N], false, false, W) - f0; }), 1e-4, 'db');
+  });
 });
