@@ -27,11 +27,12 @@ function collect(ctx: DiscoveryContext, grad: (engine: PatchingEngine, objective
   if (!ctx.chunks && !(ctx.engine instanceof PatchingEngine)) throw new Error('eap: a chunked engine needs per-chunk objectives (ctx.chunks)');
   // The metric is a mean over rows, so the batch's gradient is the row-weighted sum of the chunks'.
   const data = new Float64Array(R * S);
-  parts.forEach(({ engine, objective, weight }, i) => {
+  let i = 0;
+  for (const { engine, objective, weight } of parts) {
     const d = grad(engine, objective);
     for (let j = 0; j < d.length; j++) data[j] += weight * d[j];
-    ctx.onProgress?.({ done: i + 1, total: parts.length, kept: 0, note: 'attribution' });
-  });
+    ctx.onProgress?.({ done: ++i, total: ctx.chunkCount ?? 1, kept: 0, note: 'attribution' });
+  }
   for (const v of data) if (!Number.isFinite(v)) throw new Error('eap: attribution produced NaN or infinite scores (check the metric and the prompts)');
   const scores = new Map<string, number>();
   lay.receivers.forEach((r, ri) => lay.senders.forEach((s, si) => {

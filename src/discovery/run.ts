@@ -66,29 +66,41 @@ export function discover(model: HookedTransformer, task: Task, opts: DiscoverOpt
   const metric = opts.metric ?? method.defaultMetric;
   const N = batch.clean.length;
   const bs = opts.batchSize !== undefined && opts.batchSize < N ? opts.batchSize : N;
-  const engineOpts = { splitEmbed: opts.splitEmbed ?? false, positions: batch.positions, attribution: method.kind === 'score' };
+  const scoring = method.kind === 'score';
+  const engineOpts = { splitEmbed: opts.splitEmbed ?? false, positions: batch.positions, attribution: scoring };
+  // Chunked attribution streams: one chunk's engine at a time (memory of one chunk, whatever the
+  // batch); pruning keeps every chunk's engine for layer-resumed evaluation.
   const engine: CircuitEvaluator = bs < N
-    ? new ChunkedEngine(model, batch.clean, ablationFor(ablationKind, batch), { ...engineOpts, batchSize: bs })
+    ? new ChunkedEngine(model, batch.clean, ablationFor(ablationKind, batch), { ...engineOpts, batchSize: bs, streaming: scoring })
     : new PatchingEngine(model, batch.clean, ablationFor(ablationKind, batch), engineOpts);
   // The clean reference: pruning methods compare circuits with the full circuit's own run (so
   // its KL is exactly 0); attribution takes the plain forward's logits (the same to ~1e-6, and
   // several times cheaper than the edge-masked full run).
-  const cleanLogits = method.kind === 'score'
+  const cleanLogits = scoring
     ? engine.cleanLogits()
     : tf.tidy(() => tf.squeeze(engine.run([engine.fullMask()]), [0])) as tf.Tensor3D;
   const objective = makeObjective(metric, task, batch, cleanLogits);
   // Attribution differentiates chunk by chunk, each with its own rows' objective.
-  const chunks = engine instanceof ChunkedEngine ? engine.engines.map((e, i) => {
-    const sub = sliceBatch(batch, engine.offsets[i], engine.offsets[i] + e.B);
-    const cl = tf.slice(cleanLogits, [engine.offsets[i], 0, 0], [e.B, -1, -1]);
-    const obj = makeObjective(metric, task, sub, cl);
-    cl.dispose();
-    return { engine: e, objective: obj, weight: e.B / N };
-  }) : undefined;
+  const chunks = engine instanceof ChunkedEngine ? (function* () {
+    let i = 0;
+    for (const e of engine.each({ attribution: true })) {
+      const [s, rows] = [engine.offsets[i], engine.sizes[i]];
+      const cl = tf.slice(cleanLogits, [s, 0, 0], [rows, -1, -1]);
+      const obj = makeObjective(metric, task, sliceBatch(batch, s, s + rows), cl);
+      cl.dispose();
+      try {
+        yield { engine: e, objective: obj, weight: rows / N };
+      } finally {
+        obj.dispose();
+      }
+      i++;
+    }
+  })() : undefined;
+  const chunkCount = engine instanceof ChunkedEngine ? engine.offsets.length : 1;
   try {
     const checkpointKey = JSON.stringify({ model: opts.modelName, task: task.name, method: opts.method, metric, ablation: ablationKind, n, seed, threshold: opts.threshold ?? null, abs: opts.absValue ?? false, split: opts.splitEmbed ?? false, processing: model.processing });
     const tm = performance.now();
-    const raw = method.run({ engine, objective, chunks, onProgress: opts.onProgress }, {
+    const raw = method.run({ engine, objective, chunks, chunkCount, onProgress: opts.onProgress }, {
       threshold: opts.threshold, topN: opts.topN, absValue: opts.absValue, speculate: opts.speculate, steps: opts.steps,
       checkpoint: opts.checkpoint, resumeFrom: opts.resume ? opts.checkpoint : undefined, checkpointKey,
     });
@@ -104,11 +116,10 @@ export function discover(model: HookedTransformer, task: Task, opts: DiscoverOpt
     // Evaluate: full model, empty circuit, the circuit.
     const lay = engine.layout;
     // The full circuit is the clean run (its logits are at hand); the empty circuit and the
-    // circuit run apart, so the empty one skips every sender (engine.skipDead).
+    // circuit in one batched run.
     const logits = tf.tidy(() => tf.concat([
       tf.expandDims(cleanLogits, 0),
-      engine.run([new Float32Array(engine.fullMask().length)]),
-      engine.run([maskFromEdges(lay, circuit)]),
+      engine.run([new Float32Array(engine.fullMask().length), maskFromEdges(lay, circuit)]),
     ]) as tf.Tensor4D);
     const [clean, corrupted, circ] = objective.taskMetric(logits);
     const klCircuit = tf.tidy(() => klDivergence(cleanLogits, tf.squeeze(tf.slice(logits, [2], [1]), [0])).dataSync()[0]);
@@ -139,7 +150,7 @@ export function discover(model: HookedTransformer, task: Task, opts: DiscoverOpt
     };
     return { file, raw };
   } finally {
-    for (const c of chunks ?? []) c.objective.dispose();
+    chunks?.return(undefined);
     objective.dispose();
     engine.dispose();
     cleanLogits.dispose();

@@ -11,7 +11,9 @@ export interface DiscoveryContext {
    * Attribution methods differentiate one engine at a time: the batch's chunks, each with its
    * objective and weight (rows / total rows). Absent: `engine` is one PatchingEngine.
    */
-  chunks?: { engine: PatchingEngine; objective: Objective; weight: number }[];
+  chunks?: Iterable<{ engine: PatchingEngine; objective: Objective; weight: number }>;
+  /** how many chunks `chunks` yields (progress) */
+  chunkCount?: number;
   /** progress callback (edges tested, edges total estimate, kept) */
   onProgress?: (p: Progress) => void;
 }

@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { HookedTransformer } from '../model/transformer.js';
 import { PatchingEngine, type Ablation, type EngineOptions, type EngineStats, type Prefix } from './engine.js';
-import type { PatchLayout } from './layout.js';
+import { buildLayout, fullMask, type PatchLayout } from './layout.js';
 
 /** What ACDC and the evaluators need of an engine: PatchingEngine and ChunkedEngine both are. */
 export interface CircuitEvaluator {
@@ -35,38 +35,81 @@ export class ChunkedEngine implements CircuitEvaluator {
   readonly engines: PatchingEngine[] = [];
   /** first row of each chunk in the whole batch */
   readonly offsets: number[] = [];
+  /** rows of each chunk */
+  readonly sizes: number[] = [];
+  readonly layout: PatchLayout;
+  private readonly streaming: boolean;
+  private dead = true;
+  private readonly done = { runs: 0, circuits: 0, flops: 0 };
 
-  constructor(model: HookedTransformer, clean: number[][], ablation: Ablation, opts: EngineOptions & { batchSize: number }) {
+  /**
+   * `streaming`: hold no chunk engines; each call builds a chunk's engine (its clean and ablated
+   * runs), uses it and frees it, so memory is one chunk's whatever the batch (attribution's
+   * final evaluation; layer-resumed prefixes are not available then).
+   */
+  constructor(private readonly model: HookedTransformer, private readonly clean: number[][], private readonly ablation: Ablation, private readonly opts: EngineOptions & { batchSize: number; streaming?: boolean }) {
     const bs = Math.floor(opts.batchSize);
     if (!(bs >= 1)) throw new Error(`patching: --batch-size must be a positive integer, got ${opts.batchSize}`);
+    this.streaming = opts.streaming ?? false;
+    this.layout = buildLayout(model.cfg, opts.splitEmbed ?? false);
+    for (let s = 0; s < clean.length; s += bs) { this.offsets.push(s); this.sizes.push(Math.min(bs, clean.length - s)); }
+    if (this.streaming) return;
     try {
-      for (let s = 0; s < clean.length; s += bs) {
-        const rows = (x: number[][]) => x.slice(s, s + bs);
-        const ab: Ablation = ablation.kind === 'resample' ? { kind: 'resample', corrupt: rows(ablation.corrupt) } : ablation;
-        this.engines.push(new PatchingEngine(model, rows(clean), ab, { splitEmbed: opts.splitEmbed, attribution: opts.attribution, positions: opts.positions ? rows(opts.positions) : undefined }));
-        this.offsets.push(s);
-      }
+      for (let i = 0; i < this.offsets.length; i++) this.engines.push(this.build(i));
     } catch (e) {
       this.dispose();
       throw e;
     }
   }
 
-  get layout(): PatchLayout { return this.engines[0].layout; }
-  get skipDead(): boolean { return this.engines[0].skipDead; }
-  set skipDead(v: boolean) { for (const e of this.engines) e.skipDead = v; }
+  /** The engine of chunk i (rows offsets[i] .. + sizes[i]); the caller owns it. */
+  build(i: number, extra: EngineOptions = {}): PatchingEngine {
+    const s = this.offsets[i], e = s + this.sizes[i];
+    const rows = (x: number[][]) => x.slice(s, e);
+    const ab: Ablation = this.ablation.kind === 'resample' ? { kind: 'resample', corrupt: rows(this.ablation.corrupt) } : this.ablation;
+    const engine = new PatchingEngine(this.model, rows(this.clean), ab, { splitEmbed: this.opts.splitEmbed, attribution: this.opts.attribution, positions: this.opts.positions ? rows(this.opts.positions) : undefined, ...extra });
+    engine.skipDead = this.dead;
+    return engine;
+  }
+
+  /** Each chunk's engine in turn: the held ones, or (streaming) built and freed one at a time. */
+  *each(extra: EngineOptions = {}): Generator<PatchingEngine> {
+    if (!this.streaming) { yield* this.engines; return; }
+    for (let i = 0; i < this.offsets.length; i++) {
+      const e = this.build(i, extra);
+      try {
+        yield e;
+      } finally {
+        this.done.runs += e.stats.runs; this.done.circuits += e.stats.circuits; this.done.flops += e.stats.flops;
+        e.dispose();
+      }
+    }
+  }
+
+  get skipDead(): boolean { return this.dead; }
+  set skipDead(v: boolean) { this.dead = v; for (const e of this.engines) e.skipDead = v; }
   get stats(): EngineStats {
-    const s = { runs: 0, circuits: 0, flops: 0 };
+    const s = { ...this.done };
     for (const e of this.engines) { s.runs += e.stats.runs; s.circuits += e.stats.circuits; s.flops += e.stats.flops; }
     return s;
   }
-  fullMask(): Float32Array { return this.engines[0].fullMask(); }
-  stageOfRow(r: number): number { return this.engines[0].stageOfRow(r); }
-  firstRowOfStage(stage: number): number { return this.engines[0].firstRowOfStage(stage); }
+  fullMask(): Float32Array { return fullMask(this.layout); }
+  stageOfRow(r: number): number { return this.held('stageOfRow').stageOfRow(r); }
+  firstRowOfStage(stage: number): number { return this.held('firstRowOfStage').firstRowOfStage(stage); }
   fullForwardFlops(): number { return this.engines.reduce((a, e) => a + e.fullForwardFlops(), 0); }
 
+  private held(what: string): PatchingEngine {
+    if (this.engines.length === 0) throw new Error(`patching: ${what} needs held chunk engines (not available when streaming)`);
+    return this.engines[0];
+  }
+
   cleanLogits(): tf.Tensor3D {
-    const outs = this.engines.map((e) => e.cleanLogits());
+    const outs = this.offsets.map((s, i) => {
+      if (!this.streaming) return this.engines[i].cleanLogits();
+      const e = s + this.sizes[i];
+      const positions = this.opts.positions?.slice(s, e) ?? this.clean.slice(s, e).map((r) => r.map((_, p) => p));
+      return PatchingEngine.cleanLogitsOf(this.model, this.clean.slice(s, e), positions);
+    });
     try {
       return outs.length === 1 ? outs.pop()! : (tf.concat(outs, 0) as tf.Tensor3D);
     } finally {
@@ -76,9 +119,11 @@ export class ChunkedEngine implements CircuitEvaluator {
 
   run(masks: Float32Array[], opts: { from?: { dispose(): void } } = {}): tf.Tensor4D {
     const from = opts.from as ChunkPrefix | undefined;
+    if (from && this.streaming) throw new Error('patching: layer-resumed prefixes need held chunk engines (not available when streaming)');
     const outs: tf.Tensor4D[] = [];
     try {
-      this.engines.forEach((e, i) => outs.push(e.run(masks, from ? { from: from.parts[i] } : {})));
+      let i = 0;
+      for (const e of this.each()) { outs.push(e.run(masks, from ? { from: from.parts[i] } : {})); i++; }
       return outs.length === 1 ? outs.pop()! : (tf.concat(outs, 1) as tf.Tensor4D);
     } finally {
       tf.dispose(outs);
@@ -86,6 +131,7 @@ export class ChunkedEngine implements CircuitEvaluator {
   }
 
   prefix(mask: Float32Array, stage: number): ChunkPrefix {
+    this.held('prefix');
     const parts: Prefix[] = [];
     try {
       for (const e of this.engines) parts.push(e.prefix(mask, stage));

@@ -252,6 +252,18 @@ export class PatchingEngine {
     });
   }
 
+  /** The same without an engine: the model's logits [B, K, V] at `positions` (K per row). */
+  static cleanLogitsOf(model: HookedTransformer, tokens: number[][], positions: number[][]): tf.Tensor3D {
+    const B = tokens.length, T = tokens[0].length, K = positions[0].length;
+    return tf.tidy(() => {
+      const resid = model.residualWithHooks(tokens);
+      const sel = new Float32Array(B * K * B * T);
+      positions.forEach((row, b) => row.forEach((p, k) => { sel[(b * K + k) * B * T + b * T + p] = 1; }));
+      const x = tf.matMul(tf.tensor2d(sel, [B * K, B * T]), tf.reshape(resid, [B * T, -1]) as tf.Tensor2D);
+      return tf.reshape(model.unembed(x), [B, K, -1]) as tf.Tensor3D;
+    });
+  }
+
   /** Residuals [B, T, D] at the metric positions: [1, B, K, D] (a one-hot matmul, differentiable). */
   atMetricPositions(x: tf.Tensor3D): tf.Tensor4D {
     const D = x.shape[2];

@@ -49,7 +49,9 @@ describe('discover pipeline', () => {
     for (const method of ['acdc', 'eap', 'eap-ig']) {
       const opts = { method, threshold: method === 'acdc' ? 0.05 : undefined, topN: method === 'acdc' ? undefined : 8, splitEmbed: true, modelName: 'p', backend: 'wasm', tokenizer: new IdTokenizer(53), batch };
       const whole = discover(model, task, opts).file;
-      const chunked = discover(model, task, { ...opts, batchSize: 7 }).file; // 24 rows -> 7, 7, 7, 3
+      const before = tf.memory().numTensors;
+      const chunked = discover(model, task, { ...opts, batchSize: 7 }).file; // 24 rows -> 7, 7, 7, 3 (attribution: streamed)
+      expect(tf.memory().numTensors, `${method} chunked leaks`).toBe(before);
       expect([...circuitEdgeKeys(chunked)].sort(), method).toEqual([...circuitEdgeKeys(whole)].sort());
       for (const k of ['clean', 'corrupted', 'circuit'] as const) {
         expect(Math.abs(chunked.results[k] - whole.results[k]), `${method} ${k}`).toBeLessThan(1e-5 * Math.max(1, Math.abs(whole.results[k])));
