@@ -3,6 +3,8 @@
  *
  *   npm run build && npm run bench:discovery            # all parts
  *   node dist/bench/discovery.js --quick                # small shapes only (no GPT-2-small part)
+ *   node dist/bench/discovery.js --attribution-only     # parts 2-3 only (ACDC rows kept from the last run)
+ * (Batched vs one-at-a-time circuit evaluation: bench/patching.ts.)
  *
  * 1. ACDC, naive vs fast, same output: on each available model/task (the shared permute_lists
  *    toy model; the shipped IOI model when present; the HF fixture GPT-2 on IOI prompts) ACDC
@@ -13,15 +15,16 @@
  *    runs it); fast = FLOPs actually spent / FLOPs of one full forward (engine FLOP counter:
  *    matmuls of the heads, MLPs, mask contractions and unembedding it computed).
  * 2. EAP and EAP-IG on a GPT-2-small-shaped model (random weights), 100 IOI prompts
- *    (BENCH_EAP_PROMPTS) in chunks of 5 (BENCH_EAP_BATCH; the wasm heap is 4 GB): the method's
- *    time (one plain forward + backward per chunk and step, attribution.ts) against the plain
- *    forward of the same prompts (target: EAP <= 3x), and the whole `discover` pipeline's
- *    (engine setup: clean and corrupted runs caching every sender; evaluation of the circuit);
+ *    (BENCH_EAP_PROMPTS) in chunks of 5 (BENCH_EAP_BATCH; the wasm heap is 4 GB): the time of the
+ *    attribution (one plain forward + backward per chunk and step and the score contractions,
+ *    attribution.ts) against the plain forward of the same prompts (target: EAP <= 3x); the
+ *    method's with each chunk's engine setup (clean and corrupted runs caching every sender's
+ *    output); the whole `discover` pipeline's (plus clean logits and the circuit's evaluation);
  *    the wasm heap's high-water mark and the process's max RSS.
  * 3. ACDC on the same GPT-2-small shape: the time of one patched evaluation (from layer 0, the
  *    worst case) and the projected time for all 32,491 edges with the measured fast/naive ratio.
  */
-import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -84,47 +87,26 @@ async function main(): Promise<void> {
   const results: Record<string, unknown> = {
     machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', node: process.version }, backend, date: new Date().toISOString(),
   };
-  // 0. Batched circuit evaluation vs one circuit per forward (16 random circuits, same logits)
-  const batched: Record<string, unknown>[] = [];
-  for (const [name, spec] of [['permute_lists', resolveSharedModel('permute_lists')], ['hf-gpt2-tiny', join(ROOT, '..', 'shared', 'fixtures', 'hf-gpt2-tiny', 'hf-save')]] as const) {
-    if (!spec || !existsSync(spec)) continue;
-    const { model } = await loadModel(spec, { quiet: true });
-    const task = getTask(name === 'permute_lists' ? 'permute-lists' : 'ioi');
-    const b = task.build({ cfg: model.cfg, tokenizer: tokenizerFor(model.cfg) }, { n: 20, seed: 0 });
-    const engine = new PatchingEngine(model, b.clean, ablationFor('resample', b), { positions: b.positions });
-    engine.skipDead = false;
-    let seed = 1;
-    const rnd = () => { seed = (seed * 16807) % 2147483647; return seed / 2147483647; };
-    const masks = Array.from({ length: 16 }, () => engine.fullMask().map((v) => (v === 1 && rnd() < 0.5 ? 1 : 0)));
-    engine.run(masks.slice(0, 2)).dispose();
-    let t = performance.now();
-    for (let i = 0; i < 3; i++) engine.run(masks).dispose();
-    const batchedMs = (performance.now() - t) / 3;
-    t = performance.now();
-    for (let i = 0; i < 3; i++) for (const m of masks) engine.run([m]).dispose();
-    const oneMs = (performance.now() - t) / 3;
-    engine.dispose(); model.dispose();
-    batched.push({ model: name, circuits: 16, prompts: 20, batchedMs, oneAtATimeMs: oneMs, speedup: oneMs / batchedMs });
-    console.log(`batched evaluation ${name}: 16 circuits in ${batchedMs.toFixed(0)} ms batched vs ${oneMs.toFixed(0)} ms one at a time (${(oneMs / batchedMs).toFixed(2)}x)`);
-  }
-  results.batchedEvaluation = batched;
-
   // 1. ACDC naive vs fast
   const rows: AcdcRow[] = [];
-  const perm = resolveSharedModel('permute_lists');
+  const outFile = join(ROOT, 'bench', 'results', quick ? 'discovery.quick.json' : 'discovery.json');
+  // --attribution-only: keep the ACDC rows of the last full run, redo parts 2 and 3.
+  const attributionOnly = process.argv.includes('--attribution-only') && existsSync(outFile);
+  if (attributionOnly) rows.push(...(JSON.parse(readFileSync(outFile, 'utf8')) as { acdc: AcdcRow[] }).acdc);
+  const perm = attributionOnly ? null : resolveSharedModel('permute_lists');
   if (perm) {
     const { model } = await loadModel(perm, { quiet: true });
     rows.push(acdcCompare(model, 'permute_lists', getTask('permute-lists'), 100, 0.02, true));
     model.dispose();
   }
-  const ioiShipped = ['ioi-words', 'ioi-2l'].map((m) => (shippedModelPath(m) ? m : null)).find(Boolean);
+  const ioiShipped = attributionOnly ? undefined : ['ioi-words', 'ioi-2l'].map((m) => (shippedModelPath(m) ? m : null)).find(Boolean);
   if (ioiShipped) {
     const { model } = await loadModel(ioiShipped, { quiet: true });
     rows.push(acdcCompare(model, ioiShipped, getTask('ioi'), quick ? 20 : 50, 0.01, false));
     model.dispose();
   }
   const fixture = join(ROOT, '..', 'shared', 'fixtures', 'hf-gpt2-tiny', 'hf-save');
-  if (existsSync(fixture)) {
+  if (!attributionOnly && existsSync(fixture)) {
     const { model } = await loadModel(fixture, { quiet: true });
     rows.push(acdcCompare(model, 'hf-gpt2-tiny (random weights)', getTask('ioi'), quick ? 10 : 30, 0.01, false));
     model.dispose();
@@ -177,11 +159,12 @@ async function main(): Promise<void> {
       const steps = method === 'eap-ig' ? 5 : 1;
       eapRows.push({
         method, prompts: batch.clean.length, tokensPerPrompt: batch.clean[0].length, chunk: bs, steps,
-        methodSeconds: m, pipelineSeconds: wall, forwardSeconds,
-        methodRatioToForward: m / forwardSeconds, methodRatioPerStep: m / forwardSeconds / steps, pipelineRatioToForward: wall / forwardSeconds,
+        attributionSeconds: file.results.attributionSeconds, methodSeconds: m, pipelineSeconds: wall, forwardSeconds,
+        attributionRatioPerStep: (file.results.attributionSeconds ?? m) / forwardSeconds / steps,
+        methodRatioToForward: m / forwardSeconds, pipelineRatioToForward: wall / forwardSeconds,
         target: '<= 3x forward per step', wasmHeapMB: heapMb(), maxRssBytes: process.resourceUsage().maxRSS * 1024,
       });
-      console.log(`${method}: method ${m.toFixed(1)} s (${(m / forwardSeconds / steps).toFixed(2)}x the forward per step), discover ${wall.toFixed(1)} s for ${nEap} prompts (forward ${forwardSeconds.toFixed(1)} s), wasm heap ${heapMb()?.toFixed(0)} MB, max RSS ${(process.resourceUsage().maxRSS / 2 ** 20).toFixed(2)} GiB`);
+      console.log(`${method}: forward+backward ${(file.results.attributionSeconds ?? 0).toFixed(1)} s (${((file.results.attributionSeconds ?? m) / forwardSeconds / steps).toFixed(2)}x the forward per step), method with engine setup ${m.toFixed(1)} s, discover ${wall.toFixed(1)} s for ${nEap} prompts (forward ${forwardSeconds.toFixed(1)} s), wasm heap ${heapMb()?.toFixed(0)} MB, max RSS ${(process.resourceUsage().maxRSS / 2 ** 20).toFixed(2)} GiB`);
       save();
     }
     model.dispose();

@@ -20,7 +20,7 @@ import { attributionGradient } from '../patching/attribution.js';
 import type { Objective } from './objective.js';
 
 /** Row-weighted sum over the batch's chunks of d metric / d probe, as scores -grad per edge. */
-function collect(ctx: DiscoveryContext, grad: (engine: PatchingEngine, objective: Objective) => ArrayLike<number>): Map<string, number> {
+function collect(ctx: DiscoveryContext, grad: (engine: PatchingEngine, objective: Objective) => ArrayLike<number>, timing?: { seconds: number }): Map<string, number> {
   const lay = ctx.engine.layout;
   const R = lay.receivers.length, S = lay.senders.length;
   const parts = ctx.chunks ?? [{ engine: ctx.engine as PatchingEngine, objective: ctx.objective, weight: 1 }];
@@ -29,7 +29,9 @@ function collect(ctx: DiscoveryContext, grad: (engine: PatchingEngine, objective
   const data = new Float64Array(R * S);
   let i = 0;
   for (const { engine, objective, weight } of parts) {
+    const t = performance.now();
     const d = grad(engine, objective);
+    if (timing) timing.seconds += (performance.now() - t) / 1000;
     for (let j = 0; j < d.length; j++) data[j] += weight * d[j];
     ctx.onProgress?.({ done: ++i, total: ctx.chunkCount ?? 1, kept: 0, note: 'attribution' });
   }
@@ -66,11 +68,12 @@ export function probeScores(ctx: DiscoveryContext, masks: tf.Tensor3D): Map<stri
  * k/m: EAP-IG's steps), from one plain forward and backward of the model per step
  * (src/patching/attribution.ts).
  */
-export function attributionScores(ctx: DiscoveryContext, alphas: number[]): Map<string, number> {
-  return collect(ctx, (engine, objective) => attributionGradient(engine, (l) => objective.differentiable(l), alphas));
+export function attributionScores(ctx: DiscoveryContext, alphas: number[], timing?: { seconds: number }): Map<string, number> {
+  return collect(ctx, (engine, objective) => attributionGradient(engine, (l) => objective.differentiable(l), alphas), timing);
 }
 
 export function eap(ctx: DiscoveryContext, _opts: MethodOptions): DiscoveryResult {
-  const scores = attributionScores(ctx, [1]);
-  return { method: 'eap', scores, circuit: new Set(), forwards: 1, backwards: 1, trace: [] };
+  const timing = { seconds: 0 };
+  const scores = attributionScores(ctx, [1], timing);
+  return { method: 'eap', scores, circuit: new Set(), forwards: 1, backwards: 1, trace: [], attributionSeconds: timing.seconds };
 }

@@ -116,10 +116,10 @@ export function discover(model: HookedTransformer, task: Task, opts: DiscoverOpt
     // Evaluate: full model, empty circuit, the circuit.
     const lay = engine.layout;
     // The full circuit is the clean run (its logits are at hand); the empty circuit and the
-    // circuit in one batched run.
+    // circuit run one after the other on each chunk's engine.
     const logits = tf.tidy(() => tf.concat([
       tf.expandDims(cleanLogits, 0),
-      engine.run([new Float32Array(engine.fullMask().length), maskFromEdges(lay, circuit)]),
+      engine.run([new Float32Array(engine.fullMask().length), maskFromEdges(lay, circuit)], { separately: true }),
     ]) as tf.Tensor4D);
     const [clean, corrupted, circ] = objective.taskMetric(logits);
     const klCircuit = tf.tidy(() => klDivergence(cleanLogits, tf.squeeze(tf.slice(logits, [2], [1]), [0])).dataSync()[0]);
@@ -145,7 +145,7 @@ export function discover(model: HookedTransformer, task: Task, opts: DiscoverOpt
       results: {
         metric: task.metricName, clean, corrupted, circuit: circ, faithfulness, klCircuit,
         edgesKept: circuit.size, edgesTotal: edges.length,
-        seconds: (performance.now() - t0) / 1000, methodSeconds, forwards: raw.forwards, backwards: raw.backwards,
+        seconds: (performance.now() - t0) / 1000, methodSeconds, ...(raw.attributionSeconds !== undefined ? { attributionSeconds: raw.attributionSeconds } : {}), forwards: raw.forwards, backwards: raw.backwards,
       },
     };
     return { file, raw };

@@ -32,6 +32,8 @@ export interface DiscoveryResult {
   forwards: number;
   backwards: number;
   trace: { edge: string; score: number; kept: boolean }[];
+  /** attribution methods: seconds in the forward + backward passes and score contractions */
+  attributionSeconds?: number;
 }
 
 export interface MethodOptions {

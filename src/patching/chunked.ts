@@ -17,7 +17,8 @@ export interface CircuitEvaluator {
   fullMask(): Float32Array;
   /** the clean model's logits at the metric positions [B, K, V], from a plain forward */
   cleanLogits(): tf.Tensor3D;
-  run(masks: Float32Array[], opts?: { from?: { dispose(): void } }): tf.Tensor4D;
+  /** `separately`: one forward per circuit (each skips the senders it does not read) */
+  run(masks: Float32Array[], opts?: { from?: { dispose(): void }; separately?: boolean }): tf.Tensor4D;
   prefix(mask: Float32Array, stage: number): { dispose(): void };
   stageOfRow(r: number): number;
   firstRowOfStage(stage: number): number;
@@ -117,13 +118,13 @@ export class ChunkedEngine implements CircuitEvaluator {
     }
   }
 
-  run(masks: Float32Array[], opts: { from?: { dispose(): void } } = {}): tf.Tensor4D {
+  run(masks: Float32Array[], opts: { from?: { dispose(): void }; separately?: boolean } = {}): tf.Tensor4D {
     const from = opts.from as ChunkPrefix | undefined;
     if (from && this.streaming) throw new Error('patching: layer-resumed prefixes need held chunk engines (not available when streaming)');
     const outs: tf.Tensor4D[] = [];
     try {
       let i = 0;
-      for (const e of this.each()) { outs.push(e.run(masks, from ? { from: from.parts[i] } : {})); i++; }
+      for (const e of this.each()) { outs.push(e.run(masks, { from: from?.parts[i], separately: opts.separately })); i++; }
       return outs.length === 1 ? outs.pop()! : (tf.concat(outs, 1) as tf.Tensor4D);
     } finally {
       tf.dispose(outs);

@@ -15,7 +15,7 @@
  * Stages: 2L = attention of layer L (its q/k/v receivers), 2L+1 = MLP L, 2*nLayers = logits.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { HookedTransformer } from '../model/transformer.js';
+import type { HookedTransformer, HookSpec } from '../model/transformer.js';
 import { hook } from '../model/hook-names.js';
 import { activation, attendValues, attentionPattern, layerNorm, linear, perHeadIn, perHeadOut } from '../model/components.js';
 import { buildLayout, fullMask, type PatchLayout } from './layout.js';
@@ -111,9 +111,16 @@ export class PatchingEngine {
     const cfg = this.model.cfg;
     const names: string[] = [hook.embed, hook.posEmbed];
     for (let l = 0; l < cfg.nLayers; l++) { names.push(hook.result(l)); if (!cfg.attnOnly) names.push(hook.mlpOut(l)); }
-    const { logits, cache } = this.model.runWithCache(tokens, { names });
-    logits.dispose();
-    const take = (n: string) => { const t = cache.get(n); cache.tensors.delete(n); return t; };
+    // Hooks that keep the outputs, on the residual-only forward (no unembedding).
+    const kept = new Map<string, tf.Tensor>();
+    const hooks: HookSpec[] = names.map((n) => [n, (x: tf.Tensor) => { kept.set(n, tf.keep(x.clone())); }]);
+    try {
+      this.model.residualWithHooks(tokens, hooks).dispose();
+    } catch (e) {
+      tf.dispose([...kept.values()]);
+      throw e;
+    }
+    const take = (n: string) => { const t = kept.get(n)!; kept.delete(n); return t; };
     const out = {
       embed: take(hook.embed), pos: take(hook.posEmbed),
       heads: Array.from({ length: cfg.nLayers }, (_, l) => take(hook.result(l))),
@@ -125,7 +132,7 @@ export class PatchingEngine {
         return y;
       }),
     };
-    cache.dispose();
+    tf.dispose([...kept.values()]);
     return out;
   }
 
@@ -193,8 +200,14 @@ export class PatchingEngine {
   fullMask(): Float32Array { return this.existsHost.slice(); }
 
   /** Logits [C, B, K, V] for each circuit mask (see layout.ts for the mask layout). */
-  run(masks: Float32Array[], opts: { from?: Prefix } = {}): tf.Tensor4D {
+  run(masks: Float32Array[], opts: { from?: Prefix; separately?: boolean } = {}): tf.Tensor4D {
     if (masks.length === 0) throw new Error('patching: no circuits to run');
+    if (opts.separately && masks.length > 1) {
+      // One forward per circuit: each skips the senders it does not read (an empty circuit
+      // costs almost nothing), where a batched forward computes the union for all.
+      const outs = masks.map((m) => this.run([m], { from: opts.from }));
+      try { return tf.concat(outs, 0) as tf.Tensor4D; } finally { tf.dispose(outs); }
+    }
     const R = this.layout.receivers.length, S = this.layout.senders.length;
     for (const m of masks) if (m.length !== R * S) throw new Error(`patching: mask has ${m.length} entries, expected ${R} x ${S}`);
     if (opts.from) this.checkPrefix(masks, opts.from);

@@ -21,6 +21,8 @@ export interface CircuitResults {
   seconds: number;
   /** of which the method itself (setup, clean reference and the evaluation excluded) */
   methodSeconds?: number;
+  /** attribution methods: of which the forward + backward passes and score contractions */
+  attributionSeconds?: number;
   forwards: number;
   backwards: number;
 }
