@@ -121,6 +121,14 @@ function patchMatMulGradient(): void {
   });
 }
 
+/** Replace a wasm kernel; `impl` may defer to the stock one (e.g. for strings). */
+function replaceWasmKernel(name: string, impl: (args: Parameters<tf.KernelFunc>[0], stock: tf.KernelFunc) => ReturnType<tf.KernelFunc>): void {
+  const stock = tf.getKernel(name, 'wasm');
+  if (!stock) return;
+  tf.unregisterKernel(name, 'wasm');
+  tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: (args) => impl(args, stock.kernelFunc) });
+}
+
 /**
  * The wasm backend's Identity kernel copies its input; the cpu backend's shares the buffer (a
  * reference count, as wasm's own Reshape does). tfjs clones every tensor an op saves for its
@@ -128,20 +136,10 @@ function patchMatMulGradient(): void {
  * weight matrix it touches was copied: 1.5 GB of copies for one GPT-2-small EAP prompt (its
  * unembedding alone 147 MB), most of the tape. Tensors are immutable, so sharing is exact.
  */
-let identityPatched = false;
-function patchWasmIdentity(): void {
-  if (identityPatched) return;
-  identityPatched = true;
-  tf.unregisterKernel('Identity', 'wasm');
-  tf.registerKernel({
-    kernelName: 'Identity',
-    backendName: 'wasm',
-    kernelFunc: ({ inputs, backend }) => {
-      const x = (inputs as { x: tf.TensorInfo }).x;
-      (backend as unknown as { incRef(id: object): void }).incRef(x.dataId);
-      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
-    },
-  });
+function identityShared(args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
+  const x = (args.inputs as { x: tf.TensorInfo }).x;
+  (args.backend as unknown as { incRef(id: object): void }).incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
 }
 
 /**
@@ -182,50 +180,35 @@ function sliceFromHeap(backend: WasmHeap, x: tf.TensorInfo, begin: number[], siz
   return out;
 }
 
-let slicePatched = false;
-function patchWasmSlice(): void {
-  if (slicePatched) return;
-  slicePatched = true;
-  const slice = tf.getKernel('Slice', 'wasm');
-  const splitV = tf.getKernel('SplitV', 'wasm');
-  if (slice) {
-    tf.unregisterKernel('Slice', 'wasm');
-    tf.registerKernel({
-      kernelName: 'Slice',
-      backendName: 'wasm',
-      kernelFunc: (args) => {
-        const x = (args.inputs as { x: tf.TensorInfo }).x;
-        if (x.dtype === 'string' || x.shape.length === 0) return slice.kernelFunc(args);
-        const { begin, size } = args.attrs as unknown as { begin: number[]; size: number[] };
-        return sliceFromHeap(args.backend as unknown as WasmHeap, x, begin, size);
-      },
+let wasmPatched = false;
+function patchWasmKernels(): void {
+  if (wasmPatched) return;
+  wasmPatched = true;
+  replaceWasmKernel('Identity', identityShared);
+  replaceWasmKernel('Slice', (args, stock) => {
+    const x = (args.inputs as { x: tf.TensorInfo }).x;
+    if (x.dtype === 'string' || x.shape.length === 0) return stock(args);
+    const { begin, size } = args.attrs as unknown as { begin: number[]; size: number[] };
+    return sliceFromHeap(args.backend as unknown as WasmHeap, x, begin, size);
+  });
+  // SplitV (also concat's gradient) slices through the same copying path.
+  replaceWasmKernel('SplitV', (args, stock) => {
+    const x = (args.inputs as { x: tf.TensorInfo }).x;
+    if (x.dtype === 'string') return stock(args);
+    const { numOrSizeSplits, axis } = args.attrs as unknown as { numOrSizeSplits: number | number[]; axis: number };
+    const ax = axis < 0 ? axis + x.shape.length : axis;
+    const sizes = typeof numOrSizeSplits === 'number' ? new Array<number>(numOrSizeSplits).fill(x.shape[ax] / numOrSizeSplits) : numOrSizeSplits.slice();
+    const neg = sizes.indexOf(-1);
+    if (neg >= 0) sizes[neg] = x.shape[ax] - sizes.reduce((p, q) => p + (q === -1 ? 0 : q), 0);
+    const begin = x.shape.map(() => 0);
+    return sizes.map((n) => {
+      const size = x.shape.slice();
+      size[ax] = n;
+      const t = sliceFromHeap(args.backend as unknown as WasmHeap, x, begin.slice(), size);
+      begin[ax] += n;
+      return t;
     });
-  }
-  if (splitV) {
-    // SplitV (also concat's gradient) slices through the same copying path.
-    tf.unregisterKernel('SplitV', 'wasm');
-    tf.registerKernel({
-      kernelName: 'SplitV',
-      backendName: 'wasm',
-      kernelFunc: (args) => {
-        const x = (args.inputs as { x: tf.TensorInfo }).x;
-        if (x.dtype === 'string') return splitV.kernelFunc(args);
-        const { numOrSizeSplits, axis } = args.attrs as unknown as { numOrSizeSplits: number | number[]; axis: number };
-        const ax = axis < 0 ? axis + x.shape.length : axis;
-        const sizes = typeof numOrSizeSplits === 'number' ? new Array<number>(numOrSizeSplits).fill(x.shape[ax] / numOrSizeSplits) : numOrSizeSplits.slice();
-        const neg = sizes.indexOf(-1);
-        if (neg >= 0) sizes[neg] = x.shape[ax] - sizes.reduce((p, q) => p + (q === -1 ? 0 : q), 0);
-        const begin = x.shape.map(() => 0);
-        return sizes.map((n) => {
-          const size = x.shape.slice();
-          size[ax] = n;
-          const t = sliceFromHeap(args.backend as unknown as WasmHeap, x, begin.slice(), size);
-          begin[ax] += n;
-          return t;
-        });
-      },
-    });
-  }
+  });
 }
 
 /** Initialise (once) and return the tfjs backend's name. Throws naming the backend when a
@@ -248,7 +231,7 @@ export async function initBackend(name: BackendName = 'auto'): Promise<string> {
     if (got) {
       await tf.ready();
       patchMatMulGradient();
-      if (got === 'wasm') { patchWasmIdentity(); patchWasmSlice(); }
+      if (got === 'wasm') patchWasmKernels();
       active = got;
       return got;
     }

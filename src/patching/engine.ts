@@ -353,9 +353,6 @@ export class PatchingEngine {
     const perRow = (f: number) => { this.stats.flops += f * C * B; };
     this.stats.runs++;
     this.stats.circuits += C;
-    /** the group's columns of a [C', nr, S] row block */
-    const cols = (rows: tf.Tensor3D, g: Group) => (g.cols ? tf.gather(rows, g.colIdx!, 2) : tf.slice(rows, [0, 0, g.col], [rows.shape[0], rows.shape[1], g.n]));
-    /** sum over groups of rows[:, :, group cols] @ delta -> [C, nr, B*T*D]; rows are M's (and the probe's) */
     /**
      * Concatenated deltas of a list of groups (one tensor, so a receiver block's contraction is
      * one matmul per batch kind: under a gradient tape, per-group products would each be kept),

@@ -10,38 +10,21 @@
 import { beforeAll, afterAll, describe, it, expect } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/model/backend.js';
-import { loadModel } from '../../src/model/load-model.js';
-import { HookedTransformer } from '../../src/model/transformer.js';
-import { finalizeConfig } from '../../src/model/config.js';
-import { randomStateDict } from '../../src/model/weights.js';
 import { layerNorm } from '../../src/model/components.js';
 import { PatchingEngine, type Ablation } from '../../src/patching/engine.js';
 import { attributionGradient, layerNormBackward } from '../../src/patching/attribution.js';
 import { answerLogProb } from '../../src/tasks/metrics.js';
 import { Rng } from '../../src/util/rng.js';
-import { permuteLists } from '../../src/tasks/toy/generators.js';
-import { TOL, SHARED, expectClose, expectNoLeak } from '../helpers.js';
-import { FIXTURE_MODEL } from '../fixture.js';
+import { patchingSubjects, disposeSubjects, type Subject } from '../subjects.js';
+import { TOL, expectClose, expectNoLeak } from '../helpers.js';
 
-interface Subject { name: string; model: HookedTransformer; clean: number[][]; corrupt: number[][]; splitEmbed: boolean }
-const subjects: Subject[] = [];
+let subjects: Subject[] = [];
 
 beforeAll(async () => {
   await initBackend('wasm');
-  const rng = new Rng(5);
-  const gpt = (await loadModel(FIXTURE_MODEL, { quiet: true })).model;
-  const tok = (n: number, t: number) => Array.from({ length: n }, () => Array.from({ length: t }, () => rng.int(0, 50257)));
-  subjects.push({ name: 'hf-gpt2-tiny', model: gpt, clean: tok(3, 6), corrupt: tok(3, 6), splitEmbed: false });
-  const perm = (await loadModel(`${SHARED}models/permute_lists`, { quiet: true })).model;
-  const a = permuteLists(3, 1), b = permuteLists(3, 2);
-  subjects.push({ name: 'permute_lists', model: perm, clean: a.tokens, corrupt: b.tokens, splitEmbed: true });
-  const cfg = finalizeConfig({ nLayers: 2, nHeads: 3, dModel: 24, dHead: 8, nCtx: 16, dVocab: 40, attnOnly: true, normalizationType: 'LN', positionalEmbeddingType: 'shortformer' }, 'tiny-shortformer');
-  const sf = HookedTransformer.fromStateDict(cfg, randomStateDict(cfg, 5, 0.5));
-  const toks = (n: number) => Array.from({ length: n }, () => Array.from({ length: 6 }, () => rng.int(0, 40)));
-  subjects.push({ name: 'shortformer', model: sf, clean: toks(3), corrupt: toks(3), splitEmbed: false });
-  subjects.push({ name: 'shortformer-split', model: sf, clean: toks(3), corrupt: toks(3), splitEmbed: true });
+  subjects = await patchingSubjects(5);
 });
-afterAll(() => { for (const m of new Set(subjects.map((s) => s.model))) m.dispose(); });
+afterAll(() => disposeSubjects(subjects));
 
 const ablations = (s: Subject): [string, Ablation][] => [
   ['resample', { kind: 'resample', corrupt: s.corrupt }],
