@@ -100,16 +100,11 @@ export class HookedTransformer {
     return new HookedTransformer(cfg, params, Object.freeze([...(opts.processing ?? [])]));
   }
 
-  private allParams(): (tf.Tensor | null)[] {
-    const all: (tf.Tensor | null)[] = [this.params.WE, this.params.Wpos, this.params.lnfw, this.params.lnfb, this.params.WU, this.params.bU];
-    for (const l of this.params.layers) for (const v of Object.values(l)) all.push(...(Array.isArray(v) ? v : [v]));
-    return all;
-  }
-
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    const all = this.allParams();
+    const all: (tf.Tensor | null)[] = [this.params.WE, this.params.Wpos, this.params.lnfw, this.params.lnfb, this.params.WU, this.params.bU];
+    for (const l of this.params.layers) for (const v of Object.values(l)) all.push(...(Array.isArray(v) ? v : [v]));
     for (const t of all) t?.dispose();
   }
 

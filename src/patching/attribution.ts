@@ -21,7 +21,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { hook } from '../model/hook-names.js';
-import { perHeadOut } from '../model/components.js';
+import { layerNorm, perHeadOut } from '../model/components.js';
 import type { PatchingEngine } from './engine.js';
 import type { HookSpec } from '../model/transformer.js';
 
@@ -37,13 +37,6 @@ export function layerNormBackward(dy: tf.Tensor, xhat: tf.Tensor, scale: tf.Tens
     const c = tf.mean(tf.mul(g, xhat), -1, true);
     return tf.div(tf.sub(tf.sub(g, a), tf.mul(xhat, c)), scale);
   });
-}
-
-/** Normalised input and scale of a LayerNorm over the last axis (components.layerNorm's). */
-function normStats(x: tf.Tensor, eps: number): { xhat: tf.Tensor; scale: tf.Tensor } {
-  const centered = tf.sub(x, tf.mean(x, -1, true));
-  const scale = tf.sqrt(tf.add(tf.mean(tf.square(centered), -1, true), eps));
-  return { xhat: tf.div(centered, scale), scale };
 }
 
 /**
@@ -145,8 +138,8 @@ export function attributionGradient(engine: PatchingEngine, metric: (logits: tf.
               // dMetric/d(LN output of head h) = dq_h W[h]^T: [B,T,H,D]
               const dy = perHeadOut(dh as tf.Tensor4D, W.map((w) => tf.transpose(w) as tf.Tensor2D));
               if (!ln) return dy;
-              const st = normStats(x, cfg.eps);
-              return layerNormBackward(dy, tf.expandDims(st.xhat, 2), tf.expandDims(st.scale, 2), L.ln1w);
+              const st = layerNorm(x, null, null, cfg.eps); // out = the normalised input
+              return layerNormBackward(dy, tf.expandDims(st.out, 2), tf.expandDims(st.scale, 2), L.ln1w);
             };
             const q = perHead(g.get(hook.q(l))!, L.WQh, qkIn);
             const k = perHead(g.get(hook.k(l))!, L.WKh, qkIn);

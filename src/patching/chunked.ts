@@ -108,8 +108,7 @@ export class ChunkedEngine implements CircuitEvaluator {
     const outs = this.offsets.map((s, i) => {
       if (!this.streaming) return this.engines[i].cleanLogits();
       const e = s + this.sizes[i];
-      const positions = this.opts.positions?.slice(s, e) ?? this.clean.slice(s, e).map((r) => r.map((_, p) => p));
-      return PatchingEngine.cleanLogitsOf(this.model, this.clean.slice(s, e), positions);
+      return PatchingEngine.cleanLogitsOf(this.model, this.clean.slice(s, e), this.opts.positions?.slice(s, e));
     });
     try {
       return outs.length === 1 ? outs.pop()! : (tf.concat(outs, 0) as tf.Tensor3D);

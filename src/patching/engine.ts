@@ -48,11 +48,33 @@ export class Prefix {
   dispose(): void { for (const g of this.groups) { g.delta.dispose(); g.colIdx?.dispose(); } this.groups.length = 0; }
 }
 
+/**
+ * Validated metric positions (default: every position of every row) and the one-hot matrix
+ * [B*K, B*T] selecting them from the flattened rows. One-hot rather than a gather: the gather's
+ * gradient has no wasm kernel.
+ */
+function positionSelector(given: number[][] | undefined, B: number, T: number): { positions: number[][]; K: number; sel: Float32Array } {
+  const positions = given ?? Array.from({ length: B }, () => Array.from({ length: T }, (_, i) => i));
+  if (positions.length !== B) throw new Error(`patching: positions has ${positions.length} rows, batch has ${B}`);
+  const K = positions[0].length;
+  const sel = new Float32Array(B * K * B * T);
+  positions.forEach((row, b) => {
+    if (row.length !== K) throw new Error('patching: every row needs the same number of positions');
+    row.forEach((p, k) => {
+      if (!Number.isInteger(p) || p < 0 || p >= T) throw new Error(`patching: position ${p} of row ${b} is outside [0, ${T})`);
+      sel[(b * K + k) * B * T + b * T + p] = 1;
+    });
+  });
+  return { positions, K, sel };
+}
+
 export class PatchingEngine {
   readonly layout: PatchLayout;
   readonly B: number;
   readonly T: number;
   readonly K: number;
+  /** the metric positions of each row (K per row) */
+  readonly positions: number[][];
   private readonly exists: tf.Tensor2D; // [R, S] structural adjacency
   private readonly existsHost: Float32Array;
   private readonly held: tf.Tensor[] = [];
@@ -84,21 +106,10 @@ export class PatchingEngine {
     if (ablation.kind === 'mean' && ablation.reference.some((r) => r.length !== this.T)) {
       throw new Error(`patching: mean-ablation reference rows must have ${this.T} tokens`);
     }
-    const positions = opts.positions ?? clean.map(() => Array.from({ length: this.T }, (_, i) => i));
-    if (positions.length !== this.B) throw new Error(`patching: positions has ${positions.length} rows, batch has ${this.B}`);
-    this.K = positions[0].length;
-    const flat: number[] = [];
-    positions.forEach((row, b) => {
-      if (row.length !== this.K) throw new Error('patching: every row needs the same number of positions');
-      for (const p of row) {
-        if (!Number.isInteger(p) || p < 0 || p >= this.T) throw new Error(`patching: position ${p} of row ${b} is outside [0, ${this.T})`);
-        flat.push(b * this.T + p);
-      }
-    });
-    // One-hot selection rather than a gather: the gather's gradient has no wasm kernel.
-    const sel = new Float32Array(flat.length * this.B * this.T);
-    flat.forEach((f, i) => { sel[i * this.B * this.T + f] = 1; });
-    this.posSel = this.hold(tf.tensor3d(sel, [1, flat.length, this.B * this.T]));
+    const { positions, K, sel } = positionSelector(opts.positions, this.B, this.T);
+    this.positions = positions;
+    this.K = K;
+    this.posSel = this.hold(tf.tensor3d(sel, [1, this.B * K, this.B * this.T]));
     this.existsHost = fullMask(this.layout);
     this.exists = this.hold(tf.tensor2d(this.existsHost, [this.layout.receivers.length, this.layout.senders.length]));
     this.setup(opts.attribution ?? false);
@@ -259,19 +270,15 @@ export class PatchingEngine {
    * the full circuit's run, which costs several plain forwards; tested).
    */
   cleanLogits(): tf.Tensor3D {
-    return tf.tidy(() => {
-      const resid = this.model.residualWithHooks(this.clean);
-      return tf.squeeze(this.model.unembed(this.atMetricPositions(resid)), [0]) as tf.Tensor3D;
-    });
+    return PatchingEngine.cleanLogitsOf(this.model, this.clean, this.positions);
   }
 
-  /** The same without an engine: the model's logits [B, K, V] at `positions` (K per row). */
-  static cleanLogitsOf(model: HookedTransformer, tokens: number[][], positions: number[][]): tf.Tensor3D {
-    const B = tokens.length, T = tokens[0].length, K = positions[0].length;
+  /** The same without an engine: the model's logits [B, K, V] at `positions` (default: all). */
+  static cleanLogitsOf(model: HookedTransformer, tokens: number[][], positions?: number[][]): tf.Tensor3D {
+    const B = tokens.length, T = tokens[0]?.length ?? 0;
+    const { K, sel } = positionSelector(positions, B, T);
     return tf.tidy(() => {
       const resid = model.residualWithHooks(tokens);
-      const sel = new Float32Array(B * K * B * T);
-      positions.forEach((row, b) => row.forEach((p, k) => { sel[(b * K + k) * B * T + b * T + p] = 1; }));
       const x = tf.matMul(tf.tensor2d(sel, [B * K, B * T]), tf.reshape(resid, [B * T, -1]) as tf.Tensor2D);
       return tf.reshape(model.unembed(x), [B, K, -1]) as tf.Tensor3D;
     });
