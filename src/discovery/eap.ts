@@ -19,22 +19,42 @@ import { PatchingEngine } from '../patching/engine.js';
 import { attributionGradient } from '../patching/attribution.js';
 import type { Objective } from './objective.js';
 
-/** Row-weighted sum over the batch's chunks of d metric / d probe, as scores -grad per edge. */
-function collect(ctx: DiscoveryContext, grad: (engine: PatchingEngine, objective: Objective) => ArrayLike<number>, timing?: { seconds: number }): Map<string, number> {
-  const lay = ctx.engine.layout;
-  const R = lay.receivers.length, S = lay.senders.length;
-  const parts = ctx.chunks ?? [{ engine: ctx.engine as PatchingEngine, objective: ctx.objective, weight: 1 }];
-  if (!ctx.chunks && !(ctx.engine instanceof PatchingEngine)) throw new Error('eap: a chunked engine needs per-chunk objectives (ctx.chunks)');
-  // The metric is a mean over rows, so the batch's gradient is the row-weighted sum of the chunks'.
-  const data = new Float64Array(R * S);
-  let i = 0;
+/** Row-weighted sum over chunks of their gradients d metric / d probe ([R*S], receiver-major). */
+export function gradientSum(parts: Iterable<{ engine: PatchingEngine; objective: Objective; weight: number }>, grad: (engine: PatchingEngine, objective: Objective) => ArrayLike<number>, timing?: { seconds: number }, onChunk?: () => void): Float64Array {
+  let data: Float64Array | null = null;
   for (const { engine, objective, weight } of parts) {
     const t = performance.now();
     const d = grad(engine, objective);
     if (timing) timing.seconds += (performance.now() - t) / 1000;
+    data ??= new Float64Array(d.length);
     for (let j = 0; j < d.length; j++) data[j] += weight * d[j];
-    ctx.onProgress?.({ done: ++i, total: ctx.chunkCount ?? 1, kept: 0, note: 'attribution' });
+    onChunk?.();
   }
+  if (!data) throw new Error('eap: no prompts to attribute');
+  return data;
+}
+
+/**
+ * Scores -grad per edge from the row-weighted sum over the batch's chunks (the metric is a mean
+ * over rows, so the batch's gradient is that sum). `remote`, when given, is started first and
+ * its result (other threads' chunks, already weighted) added after the local chunks.
+ */
+function collect(ctx: DiscoveryContext, grad: (engine: PatchingEngine, objective: Objective) => ArrayLike<number>, timing?: { seconds: number }, remote?: () => () => { data: Float64Array | null; seconds: number }): Map<string, number> {
+  const lay = ctx.engine.layout;
+  const S = lay.senders.length;
+  const parts = ctx.chunks ?? [{ engine: ctx.engine as PatchingEngine, objective: ctx.objective, weight: 1 }];
+  if (!ctx.chunks && !(ctx.engine instanceof PatchingEngine)) throw new Error('eap: a chunked engine needs per-chunk objectives (ctx.chunks)');
+  const t0 = performance.now();
+  const pending = remote?.();
+  let i = 0;
+  const local = { seconds: 0 };
+  const data = gradientSum(parts, grad, local, () => ctx.onProgress?.({ done: ++i, total: ctx.chunkCount ?? 1, kept: 0, note: 'attribution' }));
+  if (pending) {
+    const r = pending();
+    if (r.data) for (let j = 0; j < data.length; j++) data[j] += r.data[j];
+  }
+  // threads overlap: the wall time from the start of the local part to the last reply
+  if (timing) timing.seconds += pending ? (performance.now() - t0) / 1000 : local.seconds;
   for (const v of data) if (!Number.isFinite(v)) throw new Error('eap: attribution produced NaN or infinite scores (check the metric and the prompts)');
   const scores = new Map<string, number>();
   lay.receivers.forEach((r, ri) => lay.senders.forEach((s, si) => {
@@ -50,6 +70,7 @@ function collect(ctx: DiscoveryContext, grad: (engine: PatchingEngine, objective
  */
 export function probeScores(ctx: DiscoveryContext, masks: tf.Tensor3D): Map<string, number> {
   const lay = ctx.engine.layout;
+  if (ctx.remoteAttribution) throw new Error('eap: probe scores run on one thread (no worker pool)');
   return collect(ctx, (engine, objective) => {
     const probe = tf.zeros([1, lay.receivers.length, lay.senders.length]) as tf.Tensor3D;
     try {
@@ -69,7 +90,8 @@ export function probeScores(ctx: DiscoveryContext, masks: tf.Tensor3D): Map<stri
  * (src/patching/attribution.ts).
  */
 export function attributionScores(ctx: DiscoveryContext, alphas: number[], timing?: { seconds: number }): Map<string, number> {
-  return collect(ctx, (engine, objective) => attributionGradient(engine, (l) => objective.differentiable(l), alphas), timing);
+  const remote = ctx.remoteAttribution;
+  return collect(ctx, (engine, objective) => attributionGradient(engine, (l) => objective.differentiable(l), alphas), timing, remote && (() => remote(alphas)));
 }
 
 export function eap(ctx: DiscoveryContext, _opts: MethodOptions): DiscoveryResult {

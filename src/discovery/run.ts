@@ -18,6 +18,10 @@ import { getMethod } from './registry.js';
 import { pruneDangling, selectGreedy, selectThreshold, selectTopN } from './selection.js';
 import type { DiscoveryResult, Progress } from './types.js';
 import type { CircuitFile } from '../report/circuit-file.js';
+import { ParallelEngine } from '../parallel/engine.js';
+import type { WorkerPool } from '../parallel/pool.js';
+import type { PatchingEngine as Engine } from '../patching/engine.js';
+import type { Objective } from './objective.js';
 
 export type AblationKind = 'resample' | 'zero' | 'mean';
 
@@ -44,6 +48,8 @@ export interface DiscoverOptions {
   tokenizer?: Tokenizer;
   /** a prebuilt batch (tests); otherwise task.build */
   batch?: TaskBatch;
+  /** worker threads: the prompts are split between this thread and the pool's workers */
+  pool?: WorkerPool;
 }
 
 export function ablationFor(kind: AblationKind, batch: TaskBatch): Ablation {
@@ -69,10 +75,15 @@ export function discover(model: HookedTransformer, task: Task, opts: DiscoverOpt
   const scoring = method.kind === 'score';
   const engineOpts = { splitEmbed: opts.splitEmbed ?? false, positions: batch.positions, attribution: scoring };
   // Chunked attribution streams: one chunk's engine at a time (memory of one chunk, whatever the
-  // batch); pruning keeps every chunk's engine for layer-resumed evaluation.
-  const engine: CircuitEvaluator = bs < N
-    ? new ChunkedEngine(model, batch.clean, ablationFor(ablationKind, batch), { ...engineOpts, batchSize: bs, streaming: scoring })
-    : new PatchingEngine(model, batch.clean, ablationFor(ablationKind, batch), engineOpts);
+  // batch); pruning keeps every chunk's engine for layer-resumed evaluation. With a worker pool
+  // each thread runs its share of the rows.
+  const ablation = ablationFor(ablationKind, batch);
+  const parallel = opts.pool && opts.pool.size > 0 && N > 1;
+  const engine: CircuitEvaluator = parallel
+    ? new ParallelEngine(opts.pool!, model, batch.clean, ablation, { ...engineOpts, batchSize: bs, streaming: scoring })
+    : bs < N
+      ? new ChunkedEngine(model, batch.clean, ablation, { ...engineOpts, batchSize: bs, streaming: scoring })
+      : new PatchingEngine(model, batch.clean, ablation, engineOpts);
   // The clean reference: pruning methods compare circuits with the full circuit's own run (so
   // its KL is exactly 0); attribution takes the plain forward's logits (the same to ~1e-6, and
   // several times cheaper than the edge-masked full run).
@@ -80,27 +91,17 @@ export function discover(model: HookedTransformer, task: Task, opts: DiscoverOpt
     ? engine.cleanLogits()
     : tf.tidy(() => tf.squeeze(engine.run([engine.fullMask()]), [0])) as tf.Tensor3D;
   const objective = makeObjective(metric, task, batch, cleanLogits);
-  // Attribution differentiates chunk by chunk, each with its own rows' objective.
-  const chunks = engine instanceof ChunkedEngine ? (function* () {
-    let i = 0;
-    for (const e of engine.each({ attribution: true })) {
-      const [s, rows] = [engine.offsets[i], engine.sizes[i]];
-      const cl = tf.slice(cleanLogits, [s, 0, 0], [rows, -1, -1]);
-      const obj = makeObjective(metric, task, sliceBatch(batch, s, s + rows), cl);
-      cl.dispose();
-      try {
-        yield { engine: e, objective: obj, weight: rows / N };
-      } finally {
-        obj.dispose();
-      }
-      i++;
-    }
-  })() : undefined;
-  const chunkCount = engine instanceof ChunkedEngine ? engine.offsets.length : 1;
+  // Attribution differentiates chunk by chunk (this thread's rows), each with its own rows' objective.
+  const local = engine instanceof ParallelEngine ? engine.local : engine instanceof ChunkedEngine ? engine : null;
+  const chunks = local ? chunkObjectives(local, metric, task, batch, cleanLogits, N) : undefined;
+  const chunkCount = local ? local.offsets.length : 1;
+  const remoteAttribution = engine instanceof ParallelEngine
+    ? (alphas: number[]) => engine.startAttribution(metric, alphas, batch, cleanLogits, sliceBatch)
+    : undefined;
   try {
     const checkpointKey = JSON.stringify({ model: opts.modelName, task: task.name, method: opts.method, metric, ablation: ablationKind, n, seed, threshold: opts.threshold ?? null, abs: opts.absValue ?? false, split: opts.splitEmbed ?? false, processing: model.processing });
     const tm = performance.now();
-    const raw = method.run({ engine, objective, chunks, chunkCount, onProgress: opts.onProgress }, {
+    const raw = method.run({ engine, objective, chunks, chunkCount, remoteAttribution, onProgress: opts.onProgress }, {
       threshold: opts.threshold, topN: opts.topN, absValue: opts.absValue, speculate: opts.speculate, steps: opts.steps,
       checkpoint: opts.checkpoint, resumeFrom: opts.resume ? opts.checkpoint : undefined, checkpointKey,
     });
@@ -154,6 +155,26 @@ export function discover(model: HookedTransformer, task: Task, opts: DiscoverOpt
     objective.dispose();
     engine.dispose();
     cleanLogits.dispose();
+  }
+}
+
+/**
+ * The chunks of a chunked engine (rows 0.. of `batch` and `cleanLogits`), each built for
+ * attribution with the objective of its rows and the weight rows / `total`.
+ */
+export function* chunkObjectives(engine: ChunkedEngine, metric: MetricKind, task: Pick<Task, 'metric' | 'metricName'>, batch: TaskBatch, cleanLogits: tf.Tensor3D, total: number): Generator<{ engine: Engine; objective: Objective; weight: number }> {
+  let i = 0;
+  for (const e of engine.each({ attribution: true })) {
+    const [s, rows] = [engine.offsets[i], engine.sizes[i]];
+    const cl = tf.slice(cleanLogits, [s, 0, 0], [rows, -1, -1]);
+    const obj = makeObjective(metric, task, sliceBatch(batch, s, s + rows), cl);
+    cl.dispose();
+    try {
+      yield { engine: e, objective: obj, weight: rows / total };
+    } finally {
+      obj.dispose();
+    }
+    i++;
   }
 }
 

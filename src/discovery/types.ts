@@ -12,6 +12,11 @@ export interface DiscoveryContext {
    * objective and weight (rows / total rows). Absent: `engine` is one PatchingEngine.
    */
   chunks?: Iterable<{ engine: PatchingEngine; objective: Objective; weight: number }>;
+  /**
+   * Attribution over other threads' rows (ParallelEngine): started before the local chunks,
+   * the returned function waits and gives their row-weighted gradient sum.
+   */
+  remoteAttribution?: (alphas: number[]) => () => { data: Float64Array | null; seconds: number };
   /** how many chunks `chunks` yields (progress) */
   chunkCount?: number;
   /** progress callback (edges tested, edges total estimate, kept) */

@@ -17,6 +17,7 @@ import { completeness, faithfulness, minimality, type CompletenessResult, type F
 import { importanceSign, mibArea, mibCircuitsFromScores, mibCounts, MIB_SIZES, rankEdges } from './mib.js';
 import { align, fileEdges, mergeEmbed, type ModelShape, type Reference } from './reference.js';
 import { pessimisticAuc, referenceScorer, rocPoint, type CircuitVsReference, type RocPoint } from './roc.js';
+import type { WorkerPool } from '../parallel/pool.js';
 
 /** What a circuit file must provide (an EAP-IG / MIB graph gives edges only; the CLI fills the rest). */
 export type CircuitInput = Pick<CircuitFile, 'edges' | 'method' | 'task' | 'model' | 'ablation' | 'splitEmbed' | 'n' | 'seed'> & { modelConfig?: ModelShape };
@@ -88,12 +89,12 @@ export interface EvaluateOptions extends SearchOptions {
 }
 
 /** The evaluator for a circuit file: its task's prompts (n, seed), ablation and embedding split. */
-export function evaluatorFor(model: HookedTransformer, task: Task, file: Pick<CircuitInput, 'n' | 'seed' | 'ablation' | 'splitEmbed'>, o: { n?: number; seed?: number; ablation?: AblationKind; tokenizer?: Tokenizer; batch?: TaskBatch; chunk?: number; batchSize?: number } = {}): MetricEvaluator {
+export function evaluatorFor(model: HookedTransformer, task: Task, file: Pick<CircuitInput, 'n' | 'seed' | 'ablation' | 'splitEmbed'>, o: { n?: number; seed?: number; ablation?: AblationKind; tokenizer?: Tokenizer; batch?: TaskBatch; chunk?: number; batchSize?: number; pool?: WorkerPool } = {}): MetricEvaluator {
   const ablation = (o.ablation ?? file.ablation) as AblationKind;
   if (!['resample', 'zero', 'mean'].includes(ablation)) throw new Error(`eval: unknown ablation '${ablation}' (resample, zero, mean)`);
   const seed = o.seed ?? file.seed;
   const batch = o.batch ?? task.build({ cfg: model.cfg, tokenizer: o.tokenizer ?? tokenizerFor(model.cfg) }, { n: o.n ?? file.n, seed });
-  return new MetricEvaluator(model, task, batch, { ablation, splitEmbed: file.splitEmbed, chunk: o.chunk, seed, batchSize: o.batchSize });
+  return new MetricEvaluator(model, task, batch, { ablation, splitEmbed: file.splitEmbed, chunk: o.chunk, seed, batchSize: o.batchSize, pool: o.pool });
 }
 
 /** Circuit sizes for a ranking ROC over n edges: every size up to 64, then ~40 log-spaced. */

@@ -16,6 +16,8 @@ import { makeObjective, type Objective } from '../discovery/objective.js';
 import { klDivergence } from '../tasks/metrics.js';
 import type { Task, TaskBatch, TaskMetric } from '../tasks/types.js';
 import { validateBatch } from '../tasks/types.js';
+import { ParallelEngine } from '../parallel/engine.js';
+import type { WorkerPool } from '../parallel/pool.js';
 
 export interface CircuitMetrics {
   /** the task's primary metric (higher = behaviour present) */
@@ -35,6 +37,8 @@ export interface EvaluatorOptions {
   seed?: number;
   /** run the prompts in chunks of this many rows (bounds memory; same numbers) */
   batchSize?: number;
+  /** worker threads: the prompts are split between this thread and the pool's workers */
+  pool?: WorkerPool;
 }
 
 export class MetricEvaluator {
@@ -60,7 +64,9 @@ export class MetricEvaluator {
     this.seed = opts.seed ?? null;
     const N = batch.clean.length;
     const engineOpts = { splitEmbed: opts.splitEmbed, positions: batch.positions };
-    this.engine = opts.batchSize !== undefined && opts.batchSize < N
+    this.engine = opts.pool && opts.pool.size > 0 && N > 1
+      ? new ParallelEngine(opts.pool, model, batch.clean, ablationFor(opts.ablation, batch), { ...engineOpts, batchSize: opts.batchSize })
+      : opts.batchSize !== undefined && opts.batchSize < N
       ? new ChunkedEngine(model, batch.clean, ablationFor(opts.ablation, batch), { ...engineOpts, batchSize: opts.batchSize })
       : new PatchingEngine(model, batch.clean, ablationFor(opts.ablation, batch), engineOpts);
     try {

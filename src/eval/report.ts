@@ -11,6 +11,7 @@ import type { Task, TaskBatch } from '../tasks/types.js';
 import { evaluateCircuit, evaluatorFor, type Evaluation } from './evaluate.js';
 import { evaluationSections } from './html.js';
 import { referenceFromTask, type Reference } from './reference.js';
+import type { WorkerPool } from '../parallel/pool.js';
 
 /** The task's reference when it fits the circuit's model shape; otherwise null and why. */
 export function compatibleReference(task: Task, file: Pick<CircuitFile, 'modelConfig'>): { reference: Reference | null; note: string | null } {
@@ -25,9 +26,9 @@ export function compatibleReference(task: Task, file: Pick<CircuitFile, 'modelCo
 }
 
 /** Evaluate a discovered circuit for its report and render the sections. */
-export function reportSections(model: HookedTransformer, task: Task, file: CircuitFile, o: { reference?: Reference | null; tokenizer?: Tokenizer; batch?: TaskBatch; batchSize?: number } = {}): { sections: string[]; evaluation: Evaluation } {
+export function reportSections(model: HookedTransformer, task: Task, file: CircuitFile, o: { reference?: Reference | null; tokenizer?: Tokenizer; batch?: TaskBatch; batchSize?: number; pool?: WorkerPool } = {}): { sections: string[]; evaluation: Evaluation } {
   const { reference, note } = o.reference !== undefined ? { reference: o.reference, note: null } : compatibleReference(task, file);
-  const ev = evaluatorFor(model, task, file, { tokenizer: o.tokenizer, batch: o.batch, batchSize: o.batchSize });
+  const ev = evaluatorFor(model, task, file, { tokenizer: o.tokenizer, batch: o.batch, batchSize: o.batchSize, pool: o.pool });
   try {
     const evaluation = evaluateCircuit(ev, file, { criteria: false, reference });
     const sections = evaluationSections(evaluation, file.modelConfig, circuitEdgeKeys(file));

@@ -20,6 +20,7 @@ import { importanceSign, mibArea, mibCircuitsFromScores, mibCircuitsFromSweep, m
 import { align, mergeEmbed, type Reference } from './reference.js';
 import { pessimisticAuc, referenceScorer, rocPoint } from './roc.js';
 import { rankingSizes } from './evaluate.js';
+import type { WorkerPool } from '../parallel/pool.js';
 
 export interface SweepOptions {
   method: string;
@@ -37,6 +38,8 @@ export interface SweepOptions {
   absValue?: boolean;
   /** prompts per chunk in discovery and evaluation (bounds memory) */
   batchSize?: number;
+  /** worker threads for discovery and evaluation */
+  pool?: WorkerPool;
   reference?: Reference | null;
   countDirect?: boolean;
   modelName: string;
@@ -96,7 +99,7 @@ export function sweep(model: HookedTransformer, task: Task, o: SweepOptions): Sw
   const n = o.n ?? 100, seed = o.seed ?? 0, ablation = o.ablation ?? 'resample', splitEmbed = o.splitEmbed ?? false;
   const tokenizer = o.tokenizer ?? tokenizerFor(model.cfg);
   const batch = task.build({ cfg: model.cfg, tokenizer }, { n, seed });
-  const base = { method: o.method, metric: o.metric, ablation, n, seed, splitEmbed, speculate: o.speculate, steps: o.steps, absValue: o.absValue, batchSize: o.batchSize, modelName: o.modelName, backend: o.backend, tokenizer, batch };
+  const base = { method: o.method, metric: o.metric, ablation, n, seed, splitEmbed, speculate: o.speculate, steps: o.steps, absValue: o.absValue, batchSize: o.batchSize, pool: o.pool, modelName: o.modelName, backend: o.backend, tokenizer, batch };
   const circuits: Set<string>[] = [];
   const meta: { threshold: number | null; topN: number | null; seconds: number }[] = [];
   let scoredFile: CircuitFile | null = null;
@@ -124,7 +127,7 @@ export function sweep(model: HookedTransformer, task: Task, o: SweepOptions): Sw
     sel.forEach((s, i) => { circuits.push(s.c); meta.push({ threshold: s.threshold, topN: s.topN, seconds: i === 0 ? file.results.seconds : 0 }); });
   }
   o.onStep?.(1, 1, 'evaluating');
-  const ev = new MetricEvaluator(model, task, batch, { ablation, splitEmbed, seed, batchSize: o.batchSize });
+  const ev = new MetricEvaluator(model, task, batch, { ablation, splitEmbed, seed, batchSize: o.batchSize, pool: o.pool });
   try {
     const ms = ev.evaluate(circuits);
     let ref: SweepResult['reference'] = null;

@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from './config.js';
 import type { StateDict } from './weights.js';
-import { validateStateDict } from './weights.js';
+import { hostTensor, validateStateDict } from './weights.js';
 import { hook } from './hook-names.js';
 import { activation, attendValues, attentionPattern, layerNorm, linear, perHeadIn, perHeadOut } from './components.js';
 
@@ -98,6 +98,27 @@ export class HookedTransformer {
       WU: t('unembed.W_U') as tf.Tensor2D, bU: t('unembed.b_U') as tf.Tensor1D,
     };
     return new HookedTransformer(cfg, params, Object.freeze([...(opts.processing ?? [])]));
+  }
+
+  /**
+   * The parameters as a TransformerLens-named host state dict (copies; weight processing is
+   * already in them): `fromStateDict(cfg, model.stateDict(), { processing })` rebuilds the model,
+   * e.g. in a worker thread.
+   */
+  stateDict(): StateDict {
+    const sd: StateDict = new Map();
+    const put = (name: string, t: tf.Tensor | null) => { if (t) sd.set(name, hostTensor(t.shape, Float32Array.from(t.dataSync() as Float32Array))); };
+    const p = this.params;
+    put('embed.W_E', p.WE); put('pos_embed.W_pos', p.Wpos);
+    p.layers.forEach((l, i) => {
+      const b = `blocks.${i}`;
+      put(`${b}.ln1.w`, l.ln1w); put(`${b}.ln1.b`, l.ln1b); put(`${b}.ln2.w`, l.ln2w); put(`${b}.ln2.b`, l.ln2b);
+      put(`${b}.attn.W_Q`, l.WQ); put(`${b}.attn.W_K`, l.WK); put(`${b}.attn.W_V`, l.WV); put(`${b}.attn.W_O`, l.WO);
+      put(`${b}.attn.b_Q`, l.bQ); put(`${b}.attn.b_K`, l.bK); put(`${b}.attn.b_V`, l.bV); put(`${b}.attn.b_O`, l.bO);
+      put(`${b}.mlp.W_in`, l.Win); put(`${b}.mlp.b_in`, l.bin); put(`${b}.mlp.W_out`, l.Wout); put(`${b}.mlp.b_out`, l.bout);
+    });
+    put('ln_final.w', p.lnfw); put('ln_final.b', p.lnfb); put('unembed.W_U', p.WU); put('unembed.b_U', p.bU);
+    return sd;
   }
 
   dispose(): void {

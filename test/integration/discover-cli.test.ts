@@ -64,6 +64,33 @@ describe('discover CLI', () => {
     }
   });
 
+  it('--workers: a custom task split over two threads gives the one-thread scores and circuit', async () => {
+    // permute_lists-shaped prompts (52 is its BOS); the workers rebuild the task from --data
+    const prompts = Array.from({ length: 12 }, (_, i) => ({
+      clean: [52, ...Array.from({ length: 5 }, (_, j) => (i * 7 + j * 3) % 50)],
+      corrupt: [52, ...Array.from({ length: 5 }, (_, j) => (i * 11 + j * 5 + 1) % 50)],
+      answer: (i * 7) % 50,
+    }));
+    const data = join(dir, 'custom.json');
+    writeFileSync(data, JSON.stringify({ prompts }));
+    const files: CircuitFile[] = [];
+    for (const w of ['1', '2']) {
+      const out = join(dir, `w${w}.json`);
+      const r = await cli(['discover', '--data', data, '--model', PERM, '--split-embed', '--method', 'eap', '--top-n', '6', '--out', out, '--quiet', '--no-html', '--workers', w]);
+      expect(r.code, r.stderr).toBe(0);
+      files.push(JSON.parse(readFileSync(out, 'utf8')) as CircuitFile);
+    }
+    const [one, two] = files;
+    const maxAbs = Math.max(...one.edges.map((e) => Math.abs(e.score ?? 0)));
+    expect(maxAbs).toBeGreaterThan(0);
+    one.edges.forEach((e, i) => expect(Math.abs((two.edges[i].score ?? 0) - (e.score ?? 0))).toBeLessThan(1e-5 * Math.max(1, maxAbs)));
+    expect(two.edges.map((e) => e.inCircuit)).toEqual(one.edges.map((e) => e.inCircuit));
+    expect(Math.abs(two.results.circuit - one.results.circuit)).toBeLessThan(1e-5 * Math.max(1, Math.abs(one.results.circuit)));
+    const bad = await cli(['discover', '--data', data, '--model', PERM, '--workers', '0']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/--workers must be a positive integer or 'auto', got '0'/);
+  });
+
   it('bad input: unknown task, missing data file, unequal custom prompts', async () => {
     let r = await cli(['discover', '--task', 'nope', '--model', PERM]);
     expect(r.code).toBe(1);

@@ -21,6 +21,7 @@ import type { Task } from '../../tasks/types.js';
 import { progressBar } from '../progress.js';
 import { reportSections } from '../../eval/report.js';
 import { taskWithCorruption } from '../../workflows/corruption.js';
+import { startWorkers, workersOption } from '../workers.js';
 
 interface DiscoverArgs {
   backend: BackendName;
@@ -49,6 +50,7 @@ interface DiscoverArgs {
   evaluation: boolean;
   batchSize?: number;
   corrupt?: string;
+  workers: string;
 }
 
 /** Load the task's model: --model, else the task's default, else its shipped fallback (with a notice). */
@@ -118,6 +120,7 @@ export const discoverCommand: CommandModule<object, DiscoverArgs> = {
     .option('evaluation', { type: 'boolean', default: true, describe: 'HTML report: evaluation section (faithfulness vs size, ROC vs the reference); --no-evaluation skips it' })
     .option('corrupt', { type: 'string', describe: 'corrupted distribution: abc (the task\'s own) or an IOI flip, "flip:ABB->BAB" or flip:BAB (also CDD, BAA, DCD, ABA, ABB)' })
     .option('batch-size', { type: 'number', describe: 'run the prompts in chunks of this many rows (bounds memory; same circuit)' })
+    .option('workers', workersOption)
     .check((a) => {
       if (!a.task && !a.data) throw new Error('give --task <name> or --data <file.json>');
       if (a.task && a.data) throw new Error('give either --task or --data, not both');
@@ -133,21 +136,23 @@ export const discoverCommand: CommandModule<object, DiscoverArgs> = {
     mkdirSync(dirname(resolve(argv.out)), { recursive: true }); // the checkpoint is written before the outputs
     if (argv.resume && !existsSync(checkpoint)) throw new Error(`--resume: no checkpoint at ${checkpoint}`);
     const bar = progressBar(argv.method, argv.quiet);
+    const pool = await startWorkers(loaded.model, argv.workers, backend, argv.n, { task: argv.task, data: argv.data, corrupt: argv.corrupt });
     try {
       const { file } = discover(loaded.model, task, {
         method: argv.method, threshold: argv.threshold ?? (argv.method === 'acdc' ? 0.01 : undefined), topN: argv.topN, greedy: argv.greedy,
         absValue: argv.absValue, metric: argv.metric, ablation: argv.ablation, n: argv.n, seed: argv.seed,
         splitEmbed: argv.splitEmbed, speculate: argv.speculate, steps: argv.steps, batchSize: argv.batchSize,
         checkpoint: argv.method === 'acdc' ? checkpoint : undefined, resume: argv.resume,
-        modelName: name, backend, onProgress: bar.update,
+        modelName: name, backend, onProgress: bar.update, pool,
       });
       bar.done();
-      const sections = argv.html && argv.evaluation ? reportSections(loaded.model, task, file, { batchSize: argv.batchSize }).sections : [];
+      const sections = argv.html && argv.evaluation ? reportSections(loaded.model, task, file, { batchSize: argv.batchSize, pool }).sections : [];
       const written = writeOutputs(file, argv.out, { html: argv.html, mib: argv.mib, sections });
       if (existsSync(checkpoint)) rmSync(checkpoint);
       process.stdout.write(summary(file) + '\n');
       if (!argv.quiet) process.stderr.write(`wrote ${written.join(', ')}\n`);
     } finally {
+      pool?.close();
       loaded.model.dispose();
     }
   },

@@ -24,6 +24,7 @@ import { evaluationSections } from '../../eval/html.js';
 import { resolveReference, type Reference } from '../../eval/reference.js';
 import { compatibleReference } from '../../eval/report.js';
 import { modelForTask } from './discover.js';
+import { startWorkers, workersOption } from '../workers.js';
 
 export interface LoadedCircuit { path: string; file: CircuitFile; imported: boolean }
 
@@ -91,6 +92,7 @@ interface EvaluateArgs {
   samples: number;
   greedySteps: number;
   batchSize?: number;
+  workers: string;
   criteria: boolean;
   countDirect: boolean;
   scoreSign: 'auto' | 'higher' | 'lower';
@@ -117,6 +119,7 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
     .option('samples', { type: 'number', default: 16, describe: 'random subsets K for completeness and minimality' })
     .option('greedy-steps', { type: 'number', default: 4, describe: 'greedy completeness search steps' })
     .option('batch-size', { type: 'number', describe: 'run the prompts in chunks of this many rows (bounds memory; same numbers)' })
+    .option('workers', workersOption)
     .option('criteria', { type: 'boolean', default: true, describe: 'completeness and minimality (--no-criteria skips them)' })
     .option('count-direct', { type: 'boolean', default: false, describe: "edge ROC with ACDC's q/k/v direct edges counted" })
     .option('score-sign', { choices: ['auto', 'higher', 'lower'] as const, default: 'auto' as const, describe: "which edge scores are important for CPR's signed ranking (auto: by method; EAP/EAP-IG lower, ACDC and imported files higher)" })
@@ -132,14 +135,15 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
       return true;
     }) as unknown as Argv<EvaluateArgs>,
   handler: async (argv: ArgumentsCamelCase<EvaluateArgs>) => {
-    await initBackend(argv.backend);
+    const backend = await initBackend(argv.backend);
     const { file, imported } = loadCircuit(argv.circuit, { task: argv.task, model: argv.model, ablation: argv.ablation, n: argv.n, seed: argv.seed });
     const { task, loaded } = await taskAndModel(file, argv, 'evaluate');
+    const pool = await startWorkers(loaded.model, argv.workers, backend, argv.n ?? file.n ?? 100);
     try {
       const cfg = loaded.model.cfg;
       if (imported) file.modelConfig = { nLayers: cfg.nLayers, nHeads: cfg.nHeads, dModel: cfg.dModel, attnOnly: cfg.attnOnly };
       const reference = referenceOption(argv.reference, task, file, argv.quiet || argv.json);
-      const ev = evaluatorFor(loaded.model, task, file, { n: argv.n, seed: argv.seed, ablation: argv.ablation, batchSize: argv.batchSize });
+      const ev = evaluatorFor(loaded.model, task, file, { n: argv.n, seed: argv.seed, ablation: argv.ablation, batchSize: argv.batchSize, pool });
       let e: Evaluation;
       try {
         e = evaluateCircuit(ev, file, { reference, countDirect: argv.countDirect, criteria: argv.criteria, scoreSign: argv.scoreSign === 'auto' ? undefined : argv.scoreSign === 'higher' ? 1 : -1, samples: argv.samples, greedySteps: argv.greedySteps, source: argv.circuit });
@@ -160,6 +164,7 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
       process.stdout.write((argv.json ? JSON.stringify(e, null, 1) : evaluationText(e)) + '\n');
       if (!argv.quiet && !argv.json) process.stderr.write(`wrote ${out}, ${html}\n`);
     } finally {
+      pool?.close();
       loaded.model.dispose();
     }
   },

@@ -18,6 +18,7 @@ import { sweepFigures, sweepHtml } from '../../eval/html.js';
 import { resolveReference, type Reference } from '../../eval/reference.js';
 import { compatibleReference } from '../../eval/report.js';
 import { modelForTask } from './discover.js';
+import { startWorkers, workersOption } from '../workers.js';
 
 /**
  * A list of numbers from `1e-3,1e-2 0.1` (commas or separate words), or a log grid
@@ -75,6 +76,7 @@ interface SweepArgs {
   steps: number;
   absValue: boolean;
   batchSize?: number;
+  workers: string;
   out: string;
   html?: string;
   svg?: string;
@@ -105,6 +107,7 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
     .option('steps', { type: 'number', default: 5, describe: 'EAP-IG steps' })
     .option('abs-value', { type: 'boolean', default: false, describe: 'ACDC: |metric change| against the threshold' })
     .option('batch-size', { type: 'number', describe: 'run the prompts in chunks of this many rows (bounds memory; same numbers)' })
+    .option('workers', workersOption)
     .option('out', { type: 'string', default: 'sweep.json', describe: 'sweep JSON' })
     .option('html', { type: 'string', describe: 'HTML page with the plots (default <out>.html)' })
     .option('svg', { type: 'string', describe: 'also write each plot as <prefix>.<plot>.svg' })
@@ -123,6 +126,7 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
     const topN = argv.topN ? parseNumberList(argv.topN, '--top-n') : undefined;
     if (topN?.some((k) => !(Number.isInteger(k) && k >= 0))) throw new Error('--top-n: sizes must be non-negative integers');
     const { loaded, name } = await modelForTask(task, argv.model, { config: argv.config, processing: argv.processing, quiet: argv.quiet });
+    const pool = await startWorkers(loaded.model, argv.workers, backend, argv.n, { task: argv.task, data: argv.data });
     try {
       const cfg = loaded.model.cfg;
       let reference: Reference | null = null;
@@ -136,7 +140,7 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
       const tty = process.stderr.isTTY && !argv.quiet;
       const s = sweep(loaded.model, task, {
         method: argv.method, thresholds, topN, ablation: argv.ablation, metric: argv.metric, n: argv.n, seed: argv.seed,
-        splitEmbed: argv.splitEmbed, speculate: argv.speculate, steps: argv.steps, absValue: argv.absValue, batchSize: argv.batchSize,
+        splitEmbed: argv.splitEmbed, speculate: argv.speculate, steps: argv.steps, absValue: argv.absValue, batchSize: argv.batchSize, pool,
         reference, countDirect: argv.countDirect, modelName: name, backend,
         onStep: (d, t, note) => { if (tty) process.stderr.write(`\rsweep ${argv.method}: ${note} (${d + 1}/${t})        `); },
       });
@@ -153,6 +157,7 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
       process.stdout.write((argv.json ? JSON.stringify(s, null, 1) : sweepText(s)) + '\n');
       if (!argv.quiet && !argv.json) process.stderr.write(`wrote ${written.join(', ')}\n`);
     } finally {
+      pool?.close();
       loaded.model.dispose();
     }
   },

@@ -1,0 +1,169 @@
+/**
+ * The edge-masked forward with the prompts split across threads: the main thread runs the first
+ * rows, each worker of the pool (./pool.ts) the next share, at the same time; logits are joined
+ * along the batch axis, so every metric is the whole batch's, as with ChunkedEngine (each
+ * thread's share is itself chunked by `batchSize`). The main thread's share is a ChunkedEngine
+ * over rows 0 .. local.rows, so attribution reuses it chunk by chunk; the workers' shares do
+ * their own attribution (`attribution`).
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { HookedTransformer } from '../model/transformer.js';
+import type { Ablation, EngineOptions, EngineStats } from '../patching/engine.js';
+import { ChunkedEngine, type CircuitEvaluator } from '../patching/chunked.js';
+import { fullMask, type PatchLayout } from '../patching/layout.js';
+import type { MetricKind } from '../discovery/objective.js';
+import type { TaskBatch } from '../tasks/types.js';
+import type { WorkerPool } from './pool.js';
+import type { HostArray, RunReply, WorkerMessage } from './worker.js';
+
+let nextId = 1;
+
+class ParallelPrefix {
+  constructor(readonly local: { dispose(): void }, readonly pid: number, private readonly owner: ParallelEngine) {}
+  dispose(): void { this.local.dispose(); this.owner.freePrefix(this.pid); }
+}
+
+function tensorOf(h: HostArray): tf.Tensor { return tf.tensor(h.data, h.shape); }
+
+export class ParallelEngine implements CircuitEvaluator {
+  readonly layout: PatchLayout;
+  /** the main thread's share: rows 0 .. sizes[0] */
+  readonly local: ChunkedEngine;
+  /** first row and row count of each thread's share (main thread first) */
+  readonly offsets: number[] = [];
+  readonly sizes: number[] = [];
+  private readonly id = nextId++;
+  private readonly remoteStats: EngineStats[] = [];
+  private dead = true;
+  private disposed = false;
+
+  constructor(private readonly pool: WorkerPool, model: HookedTransformer, clean: number[][], ablation: Ablation, opts: EngineOptions & { batchSize?: number; streaming?: boolean }) {
+    const N = clean.length;
+    const threads = Math.min(N, pool.size + 1);
+    for (let t = 0, s = 0; t < threads; t++) {
+      const n = Math.floor(N / threads) + (t < N % threads ? 1 : 0);
+      this.offsets.push(s); this.sizes.push(n); s += n;
+    }
+    const rows = (t: number, x: number[][]) => x.slice(this.offsets[t], this.offsets[t] + this.sizes[t]);
+    const share = (t: number) => ({
+      ablation: (ablation.kind === 'resample' ? { kind: 'resample', corrupt: rows(t, ablation.corrupt) } : ablation) as Ablation,
+      positions: opts.positions ? rows(t, opts.positions) : undefined,
+      batchSize: Math.min(opts.batchSize ?? this.sizes[t], this.sizes[t]),
+    });
+    const { local } = pool.all<{ fullFlops: number }, ChunkedEngine>((w) => {
+      if (w + 1 >= threads) return null;
+      const s = share(w + 1);
+      const msg: WorkerMessage = { op: 'engine', id: this.id, clean: rows(w + 1, clean), ablation: s.ablation, splitEmbed: opts.splitEmbed ?? false, positions: s.positions, attribution: opts.attribution ?? false, batchSize: s.batchSize, streaming: opts.streaming ?? false };
+      return { msg };
+    }, () => {
+      const s = share(0);
+      return new ChunkedEngine(model, rows(0, clean), s.ablation, { splitEmbed: opts.splitEmbed, attribution: opts.attribution, positions: s.positions, batchSize: s.batchSize, streaming: opts.streaming });
+    });
+    this.local = local;
+    this.layout = local.layout;
+  }
+
+  /** Workers holding a share. */
+  private get workers(): number { return this.sizes.length - 1; }
+
+  /** Requests to every worker with a share, the local part meanwhile; replies in worker order. */
+  private each<T, L>(msg: (w: number) => WorkerMessage, local: () => L): { local: L; remote: T[] } {
+    const r = this.pool.all<T, L>((w) => (w < this.workers ? { msg: msg(w) } : null), local);
+    return { local: r.local, remote: r.remote.slice(0, this.workers) as T[] };
+  }
+
+  private joined(local: tf.Tensor, remote: RunReply[], axis: number): tf.Tensor {
+    remote.forEach((r, w) => { this.remoteStats[w] = r.stats; });
+    if (remote.length === 0) return local;
+    const parts = [local, ...remote.map((r) => tensorOf(r.logits))];
+    try { return tf.concat(parts, axis); } finally { tf.dispose(parts); }
+  }
+
+  get skipDead(): boolean { return this.dead; }
+  set skipDead(v: boolean) {
+    this.dead = v;
+    this.local.skipDead = v;
+    for (let w = 0; w < this.workers; w++) this.pool.post(w, { op: 'skipDead', id: this.id, value: v } satisfies WorkerMessage);
+  }
+
+  get stats(): EngineStats {
+    const s = { ...this.local.stats };
+    for (const r of this.remoteStats) if (r) { s.runs += r.runs; s.circuits += r.circuits; s.flops += r.flops; }
+    return s;
+  }
+
+  fullMask(): Float32Array { return fullMask(this.layout); }
+  stageOfRow(r: number): number { return this.local.stageOfRow(r); }
+  firstRowOfStage(stage: number): number { return this.local.firstRowOfStage(stage); }
+  /** A naive forward of the whole batch: the local share's scaled to every row (same length). */
+  fullForwardFlops(): number { return this.local.fullForwardFlops() * this.sizes.reduce((a, b) => a + b, 0) / this.sizes[0]; }
+
+  cleanLogits(): tf.Tensor3D {
+    const { local, remote } = this.each<RunReply, tf.Tensor3D>(() => ({ op: 'clean', id: this.id }), () => this.local.cleanLogits());
+    return this.joined(local, remote, 0) as tf.Tensor3D;
+  }
+
+  run(masks: Float32Array[], opts: { from?: { dispose(): void }; separately?: boolean } = {}): tf.Tensor4D {
+    const from = opts.from as ParallelPrefix | undefined;
+    const { local, remote } = this.each<RunReply, tf.Tensor4D>(
+      () => ({ op: 'run', id: this.id, masks, from: from?.pid, separately: opts.separately }),
+      () => this.local.run(masks, { from: from?.local, separately: opts.separately }));
+    return this.joined(local, remote, 1) as tf.Tensor4D;
+  }
+
+  prefix(mask: Float32Array, stage: number): { dispose(): void } {
+    const pid = nextId++;
+    const { local } = this.each<null, { dispose(): void }>(() => ({ op: 'prefix', id: this.id, pid, mask, stage }), () => this.local.prefix(mask, stage));
+    return new ParallelPrefix(local, pid, this);
+  }
+
+  /** @internal */
+  freePrefix(pid: number): void {
+    if (this.disposed) return;
+    for (let w = 0; w < this.workers; w++) this.pool.post(w, { op: 'freePrefix', pid } satisfies WorkerMessage);
+  }
+
+  /**
+   * Start the workers' attribution over their shares (the metric per chunk of their rows, each
+   * chunk weighted by its rows / `total`); the returned function waits for them and gives the
+   * sum of their weighted gradients and the seconds they spent. `batch` and `cleanLogits` are
+   * the whole batch's (each worker gets its rows).
+   */
+  startAttribution(metric: MetricKind, alphas: number[], batch: TaskBatch, cleanLogits: tf.Tensor3D, slice: (b: TaskBatch, s: number, e: number) => TaskBatch): () => { data: Float64Array | null; seconds: number } {
+    if (this.workers === 0) return () => ({ data: null, seconds: 0 });
+    if (!this.pool.task) throw new Error('parallel attribution: the worker pool was started without a task spec');
+    const N = batch.clean.length;
+    for (let w = 0; w < this.workers; w++) {
+      const s = this.offsets[w + 1], n = this.sizes[w + 1];
+      const cl = tf.tidy(() => tf.slice(cleanLogits, [s, 0, 0], [n, -1, -1]));
+      const host = { shape: [...cl.shape], data: cl.dataSync() as Float32Array };
+      cl.dispose();
+      const msg: WorkerMessage = { op: 'attribution', id: this.id, metric, alphas, batch: slice(batch, s, s + n), cleanLogits: host, total: N };
+      this.pool.request(w, msg);
+    }
+    return () => {
+      let data: Float64Array | null = null;
+      let seconds = 0;
+      let err: unknown = null;
+      for (let w = 0; w < this.workers; w++) {
+        try {
+          const r = this.pool.wait<{ data: Float64Array; seconds: number; stats: EngineStats }>(w);
+          this.remoteStats[w] = r.stats;
+          seconds = Math.max(seconds, r.seconds);
+          if (!data) data = r.data; else for (let i = 0; i < data.length; i++) data[i] += r.data[i];
+        } catch (e) { err ??= e; }
+      }
+      if (err) throw err;
+      return { data, seconds };
+    };
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.local.dispose();
+    for (let w = 0; w < this.workers; w++) {
+      try { this.pool.post(w, { op: 'freeEngine', id: this.id } satisfies WorkerMessage); } catch { /* pool closed: the workers are gone */ }
+    }
+  }
+}
