@@ -44,17 +44,18 @@ function collect(ctx: DiscoveryContext, grad: (engine: PatchingEngine, objective
   const S = lay.senders.length;
   const parts = ctx.chunks ?? [{ engine: ctx.engine as PatchingEngine, objective: ctx.objective, weight: 1 }];
   if (!ctx.chunks && !(ctx.engine instanceof PatchingEngine)) throw new Error('eap: a chunked engine needs per-chunk objectives (ctx.chunks)');
-  const t0 = performance.now();
   const pending = remote?.();
   let i = 0;
   const local = { seconds: 0 };
   const data = gradientSum(parts, grad, local, () => ctx.onProgress?.({ done: ++i, total: ctx.chunkCount ?? 1, kept: 0, note: 'attribution' }));
+  let remoteSeconds = 0;
   if (pending) {
     const r = pending();
+    remoteSeconds = r.seconds;
     if (r.data) for (let j = 0; j < data.length; j++) data[j] += r.data[j];
   }
-  // threads overlap: the wall time from the start of the local part to the last reply
-  if (timing) timing.seconds += pending ? (performance.now() - t0) / 1000 : local.seconds;
+  // threads overlap: the slowest thread's forward+backward time
+  if (timing) timing.seconds += Math.max(local.seconds, remoteSeconds);
   for (const v of data) if (!Number.isFinite(v)) throw new Error('eap: attribution produced NaN or infinite scores (check the metric and the prompts)');
   const scores = new Map<string, number>();
   lay.receivers.forEach((r, ri) => lay.senders.forEach((s, si) => {
