@@ -11,10 +11,11 @@ import type { HookedTransformer } from '../model/transformer.js';
 import type { Ablation, EngineOptions, EngineStats } from '../patching/engine.js';
 import { ChunkedEngine, type CircuitEvaluator } from '../patching/chunked.js';
 import { fullMask, type PatchLayout } from '../patching/layout.js';
-import type { MetricKind } from '../discovery/objective.js';
 import type { TaskBatch } from '../tasks/types.js';
 import type { WorkerPool } from './pool.js';
 import type { HostArray, RunReply, WorkerMessage } from './worker.js';
+
+type MetricKind = Extract<WorkerMessage, { op: 'attribution' }>['metric'];
 
 let nextId = 1;
 
