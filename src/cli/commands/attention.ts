@@ -9,10 +9,10 @@
  */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { initBackend, type BackendName } from '../../model/backend.js';
-import { PROCESSING_STEPS } from '../../model/processing.js';
 import { attentionHtml, attentionPatterns, attentionSummary, tokenLabels } from '../../analysis/attention.js';
 import { allHeads, circuitHeads, circuitRole, headName, parseHeadList, type HeadRef } from '../../analysis/heads.js';
 import { buildTaskBatch, loadModelFor, onePrompt, readCircuit, taskFromArgs, writeOutput } from '../../workflows/inputs.js';
+import { outputOptions, weightOptions } from '../options.js';
 
 interface AttentionArgs {
   backend: BackendName;
@@ -46,12 +46,9 @@ export const attentionCommand: CommandModule<object, AttentionArgs> = {
     .option('seed', { type: 'number', default: 0, describe: 'seed of the task\'s prompt generator' })
     .option('heads', { type: 'string', describe: 'heads: 5.5,6.9 or a5.h5 or 5.* (a whole layer); default all, or the circuit\'s' })
     .option('circuit', { type: 'string', describe: 'a circuit JSON (discover --out, or EAP-IG/MIB): show its heads' })
-    .option('out', { type: 'string', describe: 'write the patterns as JSON here' })
-    .option('html', { type: 'string', describe: 'write a self-contained HTML page here' })
-    .option('json', { type: 'boolean', default: false, describe: 'print the JSON on stdout instead of the summary' })
+    .options(outputOptions('the patterns'))
     .option('prepend-bos', { type: 'boolean', describe: 'prepend BOS to --text (default: the model\'s default)' })
-    .option('config', { type: 'string', describe: 'config JSON for a bare weights file' })
-    .option('processing', { type: 'array', string: true, choices: PROCESSING_STEPS as unknown as string[], describe: 'weight processing steps' })
+    .options(weightOptions)
     .check((a) => {
       const given = ['text', 'tokens', 'task', 'data'].filter((k) => a[k] !== undefined);
       if (given.length === 0) return 'Give --text "<prompt>", --tokens 12,7,3, or --task <name>.';

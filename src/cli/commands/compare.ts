@@ -15,6 +15,7 @@ import { evaluateCircuit, evaluatorFor, type Evaluation } from '../../eval/evalu
 import { comparisonHtml } from '../../eval/html.js';
 import { fileEdges } from '../../eval/reference.js';
 import { loadCircuit, referenceOption, taskAndModel, type LoadedCircuit } from './evaluate.js';
+import { circuitTaskOptions } from '../options.js';
 
 interface CompareArgs {
   backend: BackendName;
@@ -29,6 +30,7 @@ interface CompareArgs {
   data?: string;
   model?: string;
   config?: string;
+  processing?: string[];
   reference?: string;
   ablation?: AblationKind;
   n?: number;
@@ -47,10 +49,7 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
     .option('html', { type: 'string', describe: 'write an HTML page with both circuits overlaid' })
     .option('evaluate', { type: 'boolean', default: false, describe: 'measure both circuits again on the same prompts (needs the model)' })
     .option('criteria', { type: 'boolean', default: false, describe: 'with --evaluate: completeness and minimality too' })
-    .option('task', { type: 'string', describe: "task for --evaluate (default: A's)" })
-    .option('data', { type: 'string', describe: 'custom task JSON for --evaluate' })
-    .option('model', { type: 'string', describe: "model for --evaluate (default: A's)" })
-    .option('config', { type: 'string', describe: 'config JSON for a bare weights file' })
+    .options(circuitTaskOptions("A's", 'for --evaluate'))
     .option('reference', { type: 'string', describe: "with --evaluate: reference circuit (task, file or 'none'; default the task's)" })
     .option('ablation', { choices: ['resample', 'zero', 'mean'] as const, describe: "with --evaluate: ablation (default: A's)" })
     .option('n', { type: 'number', describe: "with --evaluate: prompts (default: A's)" })

@@ -9,7 +9,6 @@ import { dirname, resolve } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { initBackend, type BackendName } from '../../model/backend.js';
 import { loadModel, type LoadedModel } from '../../model/load-model.js';
-import { PROCESSING_STEPS } from '../../model/processing.js';
 import { discover } from '../../discovery/run.js';
 import { methodNames } from '../../discovery/registry.js';
 import { toDot, toMib, readCircuitJson, type CircuitFile } from '../../report/circuit-file.js';
@@ -22,6 +21,7 @@ import { progressBar } from '../progress.js';
 import { reportSections } from '../../eval/report.js';
 import { taskWithCorruption } from '../../workflows/corruption.js';
 import { startWorkers, workersOption } from '../workers.js';
+import { taskOptions, weightOptions } from '../options.js';
 
 interface DiscoverArgs {
   backend: BackendName;
@@ -95,10 +95,8 @@ export const discoverCommand: CommandModule<object, DiscoverArgs> = {
   command: 'discover',
   describe: 'Find a circuit for a task with ACDC, EAP or EAP-IG; write JSON, DOT and HTML',
   builder: (y: Argv<object>) => y
-    .option('task', { type: 'string', describe: 'task name (see `circuitscope tasks`)' })
-    .option('data', { type: 'string', describe: 'custom task JSON: { "prompts": [{ "clean", "corrupt", "answer", "wrong" }] }' })
+    .options(taskOptions)
     .option('model', { type: 'string', describe: 'model: preset, directory, file, HF name or shipped model (default: the task\'s)' })
-    .option('config', { type: 'string', describe: 'config JSON for a bare weights file' })
     .option('method', { choices: methodNames(), default: 'acdc', describe: 'discovery method' })
     .option('threshold', { type: 'number', describe: 'ACDC threshold, or a |score| threshold for EAP/EAP-IG' })
     .option('top-n', { type: 'number', describe: 'keep the n best-scoring edges (EAP/EAP-IG)' })
@@ -114,7 +112,7 @@ export const discoverCommand: CommandModule<object, DiscoverArgs> = {
     .option('steps', { type: 'number', default: 5, describe: 'EAP-IG interpolation steps' })
     .option('resume', { type: 'boolean', default: false, describe: 'ACDC: continue from <out>.checkpoint.json' })
     .option('quiet', { type: 'boolean', default: false, describe: 'no progress bar or notices' })
-    .option('processing', { type: 'array', string: true, choices: PROCESSING_STEPS as unknown as string[], describe: 'weight processing steps' })
+    .options(weightOptions)
     .option('mib', { type: 'string', describe: 'also export the circuit as EAP-IG/MIB graph JSON to this file' })
     .option('html', { type: 'boolean', default: true, describe: 'write the HTML report' })
     .option('evaluation', { type: 'boolean', default: true, describe: 'HTML report: evaluation section (faithfulness vs size, ROC vs the reference); --no-evaluation skips it' })

@@ -11,11 +11,11 @@
  */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { initBackend, type BackendName } from '../../model/backend.js';
-import { PROCESSING_STEPS } from '../../model/processing.js';
 import { ablateHeads, directLogitAttribution, type DlaBatch } from '../../analysis/dla.js';
 import { allHeads, headName, parseHeadList, type HeadRef } from '../../analysis/heads.js';
 import { heatmapSvg, htmlPage, type HtmlFigure } from '../../report/heatmap.js';
 import { buildTaskBatch, loadModelFor, taskFromArgs, writeOutput } from '../../workflows/inputs.js';
+import { outputOptions, taskOptions, weightOptions } from '../options.js';
 
 interface DlaArgs {
   backend: BackendName;
@@ -40,19 +40,15 @@ export const dlaCommand: CommandModule<object, DlaArgs> = {
   command: 'dla',
   describe: 'Direct logit attribution per head and MLP, and the ablate-one-head experiment (naive vs actual)',
   builder: (y: Argv) => y
-    .option('task', { type: 'string', describe: 'task name (see `circuitscope tasks`)' })
-    .option('data', { type: 'string', describe: 'custom task JSON: { "prompts": [{ "clean", "corrupt", "answer", "wrong" }] }' })
+    .options(taskOptions)
     .option('model', { type: 'string', describe: 'model (default: the task\'s)' })
     .option('n', { type: 'number', default: 20, describe: 'number of prompts' })
     .option('seed', { type: 'number', default: 0, describe: 'seed of the task\'s prompt generator' })
     .option('ablate', { type: 'string', describe: 'heads to mean-ablate one at a time: 9.9,9.6 or all' })
     .option('ablate-top', { type: 'number', default: 5, describe: 'without --ablate: the heads with the largest |DLA| (0 = no ablations)' })
     .option('max-tokens', { type: 'number', default: 8192, describe: 'batch x positions per forward of the ablation runs' })
-    .option('out', { type: 'string', describe: 'write the result JSON here' })
-    .option('html', { type: 'string', describe: 'write a self-contained HTML page here' })
-    .option('json', { type: 'boolean', default: false, describe: 'print the JSON on stdout instead of the summary' })
-    .option('config', { type: 'string', describe: 'config JSON for a bare weights file' })
-    .option('processing', { type: 'array', string: true, choices: PROCESSING_STEPS as unknown as string[], describe: 'weight processing steps' })
+    .options(outputOptions('the result'))
+    .options(weightOptions)
     .check((a) => {
       if (!a.task && !a.data) return 'Give --task <name> or --data <file.json>.';
       if (a.task && a.data) return 'Give either --task or --data, not both.';

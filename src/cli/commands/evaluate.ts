@@ -11,7 +11,6 @@ import { dirname, resolve } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { initBackend, type BackendName } from '../../model/backend.js';
 import type { LoadedModel } from '../../model/load-model.js';
-import { PROCESSING_STEPS } from '../../model/processing.js';
 import type { AblationKind } from '../../discovery/run.js';
 import { circuitNodes, readCircuitJson, type CircuitFile } from '../../report/circuit-file.js';
 import { circuitHtml } from '../../report/circuit-html.js';
@@ -25,6 +24,7 @@ import { resolveReference, type Reference } from '../../eval/reference.js';
 import { compatibleReference } from '../../eval/report.js';
 import { modelForTask } from './discover.js';
 import { startWorkers, workersOption } from '../workers.js';
+import { circuitTaskOptions } from '../options.js';
 
 export interface LoadedCircuit { path: string; file: CircuitFile; imported: boolean }
 
@@ -108,11 +108,7 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
   builder: (y: Argv<object>) => y
     .option('circuit', { type: 'string', demandOption: true, describe: 'circuit JSON (circuitscope, or EAP-IG/MIB graph JSON with --task and --model)' })
     .option('reference', { type: 'string', describe: "reference circuit: a task name, a file (circuit / MIB / reference_circuit.json), or 'none' (default: the task's)" })
-    .option('task', { type: 'string', describe: "task (default: the circuit's)" })
-    .option('data', { type: 'string', describe: 'custom task JSON instead of --task' })
-    .option('model', { type: 'string', describe: "model (default: the circuit's)" })
-    .option('config', { type: 'string', describe: 'config JSON for a bare weights file' })
-    .option('processing', { type: 'array', string: true, choices: PROCESSING_STEPS as unknown as string[], describe: "weight processing (default: the circuit's)" })
+    .options(circuitTaskOptions("the circuit's"))
     .option('ablation', { choices: ['resample', 'zero', 'mean'] as const, describe: "ablation of edges outside the circuit (default: the circuit's; the IOI paper uses mean)" })
     .option('n', { type: 'number', describe: "number of prompts (default: the circuit's)" })
     .option('seed', { type: 'number', describe: "prompt seed (default: the circuit's; another seed gives held-out prompts)" })

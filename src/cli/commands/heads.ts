@@ -9,11 +9,11 @@
  */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { initBackend, type BackendName } from '../../model/backend.js';
-import { PROCESSING_STEPS } from '../../model/processing.js';
 import { attentionPatterns, attentionSvg, tokenLabels } from '../../analysis/attention.js';
 import { DETECTOR_DESCRIPTIONS, DETECTORS, detectHeads, repeatedRandomTokens, topHeads } from '../../analysis/detectors.js';
 import { heatmapSvg, htmlPage, type HtmlFigure } from '../../report/heatmap.js';
 import { loadModelFor, writeOutput } from '../../workflows/inputs.js';
+import { outputOptions, weightOptions } from '../options.js';
 
 interface HeadsArgs {
   backend: BackendName;
@@ -40,11 +40,8 @@ export const headsCommand: CommandModule<object, HeadsArgs> = {
     .option('seed', { type: 'number', default: 0, describe: 'seed of the random tokens' })
     .option('top', { type: 'number', default: 5, describe: 'best heads listed per score' })
     .option('prepend-bos', { type: 'boolean', describe: 'prepend BOS (default: when the model has one and prepends it by default)' })
-    .option('out', { type: 'string', describe: 'write the scores as JSON here' })
-    .option('html', { type: 'string', describe: 'write a self-contained HTML page here' })
-    .option('json', { type: 'boolean', default: false, describe: 'print the JSON on stdout instead of the table' })
-    .option('config', { type: 'string', describe: 'config JSON for a bare weights file' })
-    .option('processing', { type: 'array', string: true, choices: PROCESSING_STEPS as unknown as string[], describe: 'weight processing steps' })
+    .options(outputOptions('the scores'))
+    .options(weightOptions)
     .check((a) => {
       if (a.n !== undefined && !(Number.isInteger(a.n) && (a.n as number) >= 2)) return `--n must be an integer >= 2, got ${a.n}.`;
       if (!(Number.isInteger(a.batch) && (a.batch as number) >= 1)) return `--batch must be a positive integer, got ${a.batch}.`;

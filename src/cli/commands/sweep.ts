@@ -8,7 +8,6 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { initBackend, type BackendName } from '../../model/backend.js';
-import { PROCESSING_STEPS } from '../../model/processing.js';
 import { methodNames } from '../../discovery/registry.js';
 import type { AblationKind } from '../../discovery/run.js';
 import { getTask } from '../../tasks/registry.js';
@@ -19,6 +18,7 @@ import { resolveReference, type Reference } from '../../eval/reference.js';
 import { compatibleReference } from '../../eval/report.js';
 import { modelForTask } from './discover.js';
 import { startWorkers, workersOption } from '../workers.js';
+import { taskOptions, weightOptions } from '../options.js';
 
 /**
  * A list of numbers from `1e-3,1e-2 0.1` (commas or separate words), or a log grid
@@ -88,11 +88,9 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
   command: 'sweep',
   describe: 'Run discovery over a threshold grid: ROC points and AUC vs the reference, faithfulness vs edges, CPR/CMD',
   builder: (y: Argv<object>) => y
-    .option('task', { type: 'string', describe: 'task name' })
-    .option('data', { type: 'string', describe: 'custom task JSON instead of --task' })
+    .options(taskOptions)
     .option('model', { type: 'string', describe: "model (default: the task's)" })
-    .option('config', { type: 'string', describe: 'config JSON for a bare weights file' })
-    .option('processing', { type: 'array', string: true, choices: PROCESSING_STEPS as unknown as string[], describe: 'weight processing steps' })
+    .options(weightOptions)
     .option('method', { choices: methodNames(), default: 'acdc', describe: 'discovery method' })
     .option('thresholds', { type: 'array', string: true, describe: 'ACDC thresholds or |score| thresholds: 1e-3,1e-2 or log:1e-5:1:11 (ACDC default log:1e-5:1:11)' })
     .option('top-n', { type: 'array', string: true, describe: 'EAP/EAP-IG circuit sizes (default: every size to 64, then a log grid)' })
