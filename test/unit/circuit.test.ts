@@ -18,6 +18,7 @@ import {
 } from '../../src/graph/serialize.js';
 import { buildLayout, fullMask, maskFromEdges } from '../../src/patching/layout.js';
 import { SHARED } from '../helpers.js';
+import { pruneDangling } from '../../src/discovery/selection.js';
 
 const tiny = (over: Partial<Record<keyof ModelConfig, unknown>> = {}): ModelConfig =>
   finalizeConfig({ modelName: 'tiny', nLayers: 2, nHeads: 2, dModel: 8, nCtx: 8, dVocab: 10, ...over } as Parameters<typeof finalizeConfig>[0], 'test');
@@ -144,6 +145,8 @@ describe('circuit: pruneDangling', () => {
       const c = randomCircuit(g, p, seed * 7 + Math.round(p * 100));
       const pr = c.pruneDangling();
       expect(new Set(pr.toArray())).toEqual(referencePrune(c.toArray()));
+      // discovery's graph-free pruning on edge keys (selection.ts) agrees
+      expect(pruneDangling(c.toArray())).toEqual(new Set(pr.toArray()));
       expect(pr.pruneDangling().equals(pr)).toBe(true);
       expect(pr.minus(c).size).toBe(0);
       if (pr.size > 0 && pr.size < c.size) nonTrivial++;
