@@ -21,7 +21,6 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { dirname, join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/model/backend.js';
 import { loadModel } from '../src/model/load-model.js';
 import type { HookedTransformer } from '../src/model/transformer.js';
@@ -128,7 +127,6 @@ async function main(): Promise<void> {
     save();
   }
   model.dispose();
-  tf.disposeVariables();
   console.log(`wrote ${out}`);
 }
 

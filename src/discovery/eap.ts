@@ -92,7 +92,12 @@ export function probeScores(ctx: DiscoveryContext, masks: tf.Tensor3D): Map<stri
  */
 export function attributionScores(ctx: DiscoveryContext, alphas: number[], timing?: { seconds: number }): Map<string, number> {
   const remote = ctx.remoteAttribution;
-  return collect(ctx, (engine, objective) => attributionGradient(engine, (l) => objective.differentiable(l), alphas), timing, remote && (() => remote(alphas)));
+  return collect(ctx, attributionStep(alphas), timing, remote && (() => remote(alphas)));
+}
+
+/** One chunk's d metric / d probe from the plain forward and backward, over the steps `alphas`. */
+export function attributionStep(alphas: number[]): (engine: PatchingEngine, objective: Objective) => Float64Array {
+  return (engine, objective) => attributionGradient(engine, (l) => objective.differentiable(l), alphas);
 }
 
 export function eap(ctx: DiscoveryContext, _opts: MethodOptions): DiscoveryResult {

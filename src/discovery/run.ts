@@ -7,8 +7,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { HookedTransformer } from '../model/transformer.js';
 import { tokenizerFor, type Tokenizer } from '../model/tokenizer.js';
-import { PatchingEngine, type Ablation } from '../patching/engine.js';
-import { ChunkedEngine, type CircuitEvaluator } from '../patching/chunked.js';
+import type { Ablation, PatchingEngine } from '../patching/engine.js';
+import { ChunkedEngine } from '../patching/chunked.js';
 import { layoutEdges, maskFromEdges } from '../patching/layout.js';
 import type { Task, TaskBatch } from '../tasks/types.js';
 import { validateBatch } from '../tasks/types.js';
@@ -18,9 +18,8 @@ import { getMethod } from './registry.js';
 import { pruneDangling, selectGreedy, selectThreshold, selectTopN } from './selection.js';
 import type { DiscoveryResult, Progress } from './types.js';
 import type { CircuitFile } from '../report/circuit-file.js';
-import { ParallelEngine } from '../parallel/engine.js';
+import { circuitEvaluator, ParallelEngine } from '../parallel/engine.js';
 import type { WorkerPool } from '../parallel/pool.js';
-import type { PatchingEngine as Engine } from '../patching/engine.js';
 import type { Objective } from './objective.js';
 
 export type AblationKind = 'resample' | 'zero' | 'mean';
@@ -71,19 +70,12 @@ export function discover(model: HookedTransformer, task: Task, opts: DiscoverOpt
   const ablationKind = opts.ablation ?? 'resample';
   const metric = opts.metric ?? method.defaultMetric;
   const N = batch.clean.length;
-  const bs = opts.batchSize !== undefined && opts.batchSize < N ? opts.batchSize : N;
   const scoring = method.kind === 'score';
   const engineOpts = { splitEmbed: opts.splitEmbed ?? false, positions: batch.positions, attribution: scoring };
   // Chunked attribution streams: one chunk's engine at a time (memory of one chunk, whatever the
   // batch); pruning keeps every chunk's engine for layer-resumed evaluation. With a worker pool
   // each thread runs its share of the rows.
-  const ablation = ablationFor(ablationKind, batch);
-  const parallel = opts.pool && opts.pool.size > 0 && N > 1;
-  const engine: CircuitEvaluator = parallel
-    ? new ParallelEngine(opts.pool!, model, batch.clean, ablation, { ...engineOpts, batchSize: bs, streaming: scoring })
-    : bs < N
-      ? new ChunkedEngine(model, batch.clean, ablation, { ...engineOpts, batchSize: bs, streaming: scoring })
-      : new PatchingEngine(model, batch.clean, ablation, engineOpts);
+  const engine = circuitEvaluator(model, batch.clean, ablationFor(ablationKind, batch), { ...engineOpts, batchSize: opts.batchSize, streaming: scoring, pool: opts.pool });
   // The clean reference: pruning methods compare circuits with the full circuit's own run (so
   // its KL is exactly 0); attribution takes the plain forward's logits (the same to ~1e-6, and
   // several times cheaper than the edge-masked full run).
@@ -162,7 +154,7 @@ export function discover(model: HookedTransformer, task: Task, opts: DiscoverOpt
  * The chunks of a chunked engine (rows 0.. of `batch` and `cleanLogits`), each built for
  * attribution with the objective of its rows and the weight rows / `total`.
  */
-export function* chunkObjectives(engine: ChunkedEngine, metric: MetricKind, task: Pick<Task, 'metric' | 'metricName'>, batch: TaskBatch, cleanLogits: tf.Tensor3D, total: number): Generator<{ engine: Engine; objective: Objective; weight: number }> {
+export function* chunkObjectives(engine: ChunkedEngine, metric: MetricKind, task: Pick<Task, 'metric' | 'metricName'>, batch: TaskBatch, cleanLogits: tf.Tensor3D, total: number): Generator<{ engine: PatchingEngine; objective: Objective; weight: number }> {
   let i = 0;
   for (const e of engine.each({ attribution: true })) {
     const [s, rows] = [engine.offsets[i], engine.sizes[i]];

@@ -8,15 +8,14 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { HookedTransformer } from '../model/transformer.js';
-import { PatchingEngine } from '../patching/engine.js';
-import { ChunkedEngine, type CircuitEvaluator } from '../patching/chunked.js';
+import type { CircuitEvaluator } from '../patching/chunked.js';
 import { layoutEdges, maskFromEdges, type PatchLayout } from '../patching/layout.js';
 import { ablationFor, type AblationKind } from '../discovery/run.js';
 import { makeObjective, type Objective } from '../discovery/objective.js';
 import { klDivergence } from '../tasks/metrics.js';
 import type { Task, TaskBatch, TaskMetric } from '../tasks/types.js';
 import { validateBatch } from '../tasks/types.js';
-import { ParallelEngine } from '../parallel/engine.js';
+import { circuitEvaluator } from '../parallel/engine.js';
 import type { WorkerPool } from '../parallel/pool.js';
 
 export interface CircuitMetrics {
@@ -64,11 +63,7 @@ export class MetricEvaluator {
     this.seed = opts.seed ?? null;
     const N = batch.clean.length;
     const engineOpts = { splitEmbed: opts.splitEmbed, positions: batch.positions };
-    this.engine = opts.pool && opts.pool.size > 0 && N > 1
-      ? new ParallelEngine(opts.pool, model, batch.clean, ablationFor(opts.ablation, batch), { ...engineOpts, batchSize: opts.batchSize })
-      : opts.batchSize !== undefined && opts.batchSize < N
-      ? new ChunkedEngine(model, batch.clean, ablationFor(opts.ablation, batch), { ...engineOpts, batchSize: opts.batchSize })
-      : new PatchingEngine(model, batch.clean, ablationFor(opts.ablation, batch), engineOpts);
+    this.engine = circuitEvaluator(model, batch.clean, ablationFor(opts.ablation, batch), { ...engineOpts, batchSize: opts.batchSize, pool: opts.pool });
     try {
       this.layout = this.engine.layout;
       this.edges = layoutEdges(this.layout);

@@ -8,8 +8,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { HookedTransformer } from '../model/transformer.js';
-import type { Ablation, EngineOptions, EngineStats } from '../patching/engine.js';
-import { ChunkedEngine, type CircuitEvaluator } from '../patching/chunked.js';
+import { PatchingEngine, type Ablation, type EngineOptions, type EngineStats } from '../patching/engine.js';
+import { ablationRows, ChunkedEngine, type CircuitEvaluator } from '../patching/chunked.js';
 import { fullMask, type PatchLayout } from '../patching/layout.js';
 import type { TaskBatch } from '../tasks/types.js';
 import type { WorkerPool } from './pool.js';
@@ -18,6 +18,20 @@ import type { HostArray, RunReply, WorkerMessage } from './worker.js';
 type MetricKind = Extract<WorkerMessage, { op: 'attribution' }>['metric'];
 
 let nextId = 1;
+
+/**
+ * The edge-masked forward for a batch as discovery and evaluation build it: split across the
+ * pool's threads when there is a pool with workers (and more than one row), else chunked when
+ * `batchSize` is below the batch, else one PatchingEngine. `streaming` (chunked shares): hold
+ * one chunk's engine at a time.
+ */
+export function circuitEvaluator(model: HookedTransformer, clean: number[][], ablation: Ablation, opts: EngineOptions & { batchSize?: number; streaming?: boolean; pool?: WorkerPool }): CircuitEvaluator {
+  const { pool, batchSize, streaming, ...engineOpts } = opts;
+  const N = clean.length;
+  if (pool && pool.size > 0 && N > 1) return new ParallelEngine(pool, model, clean, ablation, { ...engineOpts, batchSize, streaming });
+  if (batchSize !== undefined && batchSize < N) return new ChunkedEngine(model, clean, ablation, { ...engineOpts, batchSize, streaming });
+  return new PatchingEngine(model, clean, ablation, engineOpts);
+}
 
 class ParallelPrefix {
   constructor(readonly local: { dispose(): void }, readonly pid: number, private readonly owner: ParallelEngine) {}
@@ -35,7 +49,6 @@ export class ParallelEngine implements CircuitEvaluator {
   readonly sizes: number[] = [];
   private readonly id = nextId++;
   private readonly remoteStats: EngineStats[] = [];
-  private dead = true;
   private disposed = false;
 
   constructor(private readonly pool: WorkerPool, model: HookedTransformer, clean: number[][], ablation: Ablation, opts: EngineOptions & { batchSize?: number; streaming?: boolean }) {
@@ -47,11 +60,11 @@ export class ParallelEngine implements CircuitEvaluator {
     }
     const rows = (t: number, x: number[][]) => x.slice(this.offsets[t], this.offsets[t] + this.sizes[t]);
     const share = (t: number) => ({
-      ablation: (ablation.kind === 'resample' ? { kind: 'resample', corrupt: rows(t, ablation.corrupt) } : ablation) as Ablation,
+      ablation: ablationRows(ablation, this.offsets[t], this.offsets[t] + this.sizes[t]),
       positions: opts.positions ? rows(t, opts.positions) : undefined,
       batchSize: Math.min(opts.batchSize ?? this.sizes[t], this.sizes[t]),
     });
-    const { local } = pool.all<{ fullFlops: number }, ChunkedEngine>((w) => {
+    const { local } = pool.all<null, ChunkedEngine>((w) => {
       if (w + 1 >= threads) return null;
       const s = share(w + 1);
       const msg: WorkerMessage = { op: 'engine', id: this.id, clean: rows(w + 1, clean), ablation: s.ablation, splitEmbed: opts.splitEmbed ?? false, positions: s.positions, attribution: opts.attribution ?? false, batchSize: s.batchSize, streaming: opts.streaming ?? false };
@@ -80,9 +93,8 @@ export class ParallelEngine implements CircuitEvaluator {
     try { return tf.concat(parts, axis); } finally { tf.dispose(parts); }
   }
 
-  get skipDead(): boolean { return this.dead; }
+  get skipDead(): boolean { return this.local.skipDead; }
   set skipDead(v: boolean) {
-    this.dead = v;
     this.local.skipDead = v;
     for (let w = 0; w < this.workers; w++) this.pool.post(w, { op: 'skipDead', id: this.id, value: v } satisfies WorkerMessage);
   }

@@ -12,9 +12,8 @@ import { HookedTransformer } from '../model/transformer.js';
 import { hostTensor, type StateDict } from '../model/weights.js';
 import { ChunkedEngine } from '../patching/chunked.js';
 import type { Ablation } from '../patching/engine.js';
-import { attributionGradient } from '../patching/attribution.js';
 import { chunkObjectives } from '../discovery/run.js';
-import { gradientSum } from '../discovery/eap.js';
+import { attributionStep, gradientSum } from '../discovery/eap.js';
 import type { MetricKind } from '../discovery/objective.js';
 import { getTask } from '../tasks/registry.js';
 import { loadCustomTask } from '../tasks/custom.js';
@@ -51,6 +50,18 @@ function host(t: tf.Tensor): HostArray {
   return { shape: [...t.shape], data: Float32Array.from(t.dataSync() as Float32Array) };
 }
 
+/** What `run` and `clean` reply: the logits (freed here) and the engine's counters. */
+function logitsReply(e: ChunkedEngine, logits: tf.Tensor): RunReply {
+  try { return { logits: host(logits), stats: e.stats }; } finally { logits.dispose(); }
+}
+
+/** Free and forget an engine or prefix (unknown ids are ignored: freeing twice is harmless). */
+function drop(map: Map<number, { dispose(): void }>, id: number): null {
+  map.get(id)?.dispose();
+  map.delete(id);
+  return null;
+}
+
 function engine(id: number): ChunkedEngine {
   const e = engines.get(id);
   if (!e) throw new Error(`no engine ${id}`);
@@ -62,34 +73,28 @@ function handle(m: WorkerMessage): unknown {
     case 'engine': {
       const e = new ChunkedEngine(model, m.clean, m.ablation, { splitEmbed: m.splitEmbed, positions: m.positions, attribution: m.attribution, batchSize: m.batchSize, streaming: m.streaming });
       engines.set(m.id, e);
-      return { fullFlops: e.engines.length ? e.fullForwardFlops() : 0 };
+      return null;
     }
     case 'run': {
       const e = engine(m.id);
       const from = m.from === undefined ? undefined : prefixes.get(m.from);
       if (m.from !== undefined && !from) throw new Error(`no prefix ${m.from}`);
-      const logits = e.run(m.masks, { from, separately: m.separately });
-      try { return { logits: host(logits), stats: e.stats } satisfies RunReply; } finally { logits.dispose(); }
+      return logitsReply(e, e.run(m.masks, { from, separately: m.separately }));
     }
     case 'prefix':
       prefixes.set(m.pid, engine(m.id).prefix(m.mask, m.stage));
       return null;
     case 'freePrefix':
-      prefixes.get(m.pid)?.dispose();
-      prefixes.delete(m.pid);
-      return null;
+      return drop(prefixes, m.pid);
     case 'clean': {
       const e = engine(m.id);
-      const logits = e.cleanLogits();
-      try { return { logits: host(logits), stats: e.stats } satisfies RunReply; } finally { logits.dispose(); }
+      return logitsReply(e, e.cleanLogits());
     }
     case 'skipDead':
       engine(m.id).skipDead = m.value;
       return null;
     case 'freeEngine':
-      engines.get(m.id)?.dispose();
-      engines.delete(m.id);
-      return null;
+      return drop(engines, m.id);
     case 'attribution': {
       if (!task) throw new Error('attribution needs the task in the worker (start the pool with a task spec)');
       const e = engine(m.id);
@@ -97,7 +102,7 @@ function handle(m: WorkerMessage): unknown {
       const timing = { seconds: 0 };
       try {
         const parts = chunkObjectives(e, m.metric, task, m.batch, clean, m.total);
-        const data = gradientSum(parts, (en, obj) => attributionGradient(en, (l) => obj.differentiable(l), m.alphas), timing);
+        const data = gradientSum(parts, attributionStep(m.alphas), timing);
         return { data, seconds: timing.seconds, stats: e.stats };
       } finally {
         clean.dispose();

@@ -27,6 +27,11 @@ export interface CircuitEvaluator {
   dispose(): void;
 }
 
+/** The ablation of rows [s, e) of a batch: resampling takes those rows' corrupted prompts; zero and mean ablations are the whole batch's. */
+export function ablationRows(ablation: Ablation, s: number, e: number): Ablation {
+  return ablation.kind === 'resample' ? { kind: 'resample', corrupt: ablation.corrupt.slice(s, e) } : ablation;
+}
+
 class ChunkPrefix {
   constructor(readonly parts: Prefix[]) {}
   dispose(): void { for (const p of this.parts) p.dispose(); }
@@ -67,8 +72,7 @@ export class ChunkedEngine implements CircuitEvaluator {
   build(i: number, extra: EngineOptions = {}): PatchingEngine {
     const s = this.offsets[i], e = s + this.sizes[i];
     const rows = (x: number[][]) => x.slice(s, e);
-    const ab: Ablation = this.ablation.kind === 'resample' ? { kind: 'resample', corrupt: rows(this.ablation.corrupt) } : this.ablation;
-    const engine = new PatchingEngine(this.model, rows(this.clean), ab, { splitEmbed: this.opts.splitEmbed, attribution: this.opts.attribution, positions: this.opts.positions ? rows(this.opts.positions) : undefined, ...extra });
+    const engine = new PatchingEngine(this.model, rows(this.clean), ablationRows(this.ablation, s, e), { splitEmbed: this.opts.splitEmbed, attribution: this.opts.attribution, positions: this.opts.positions ? rows(this.opts.positions) : undefined, ...extra });
     engine.skipDead = this.dead;
     return engine;
   }

@@ -134,7 +134,7 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
     const backend = await initBackend(argv.backend);
     const { file, imported } = loadCircuit(argv.circuit, { task: argv.task, model: argv.model, ablation: argv.ablation, n: argv.n, seed: argv.seed });
     const { task, loaded } = await taskAndModel(file, argv, 'evaluate');
-    const pool = await startWorkers(loaded.model, argv.workers, backend, argv.n ?? file.n ?? 100);
+    const pool = await startWorkers(loaded.model, argv.workers, backend, argv.n ?? file.n);
     try {
       const cfg = loaded.model.cfg;
       if (imported) file.modelConfig = { nLayers: cfg.nLayers, nHeads: cfg.nHeads, dModel: cfg.dModel, attnOnly: cfg.attnOnly };
