@@ -1,4 +1,6 @@
 /** Shared numerical test helpers: named tolerances, one closeness check, a leak check. */
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 
@@ -35,4 +37,19 @@ export async function expectNoLeak<T>(fn: () => T | Promise<T>, what = 'call'): 
   const after = tf.memory().numTensors;
   expect(after, `${what} leaked ${after - before} tensors`).toBe(before);
   return r;
+}
+
+export interface CliRun { code: number; stdout: string; stderr: string }
+
+/**
+ * The CLI run from the sources (`node --import tsx src/cli/main.ts ...args`) in the repository
+ * root: its exit code (1 when killed) and output. `env` is added to this process's environment.
+ */
+export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; timeout?: number } = {}): Promise<CliRun> {
+  const root = fileURLToPath(new URL('../', import.meta.url));
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+      cwd: root, env: { ...process.env, CIRCUITSCOPE_DEBUG: '', ...opts.env }, timeout: opts.timeout ?? 120_000, maxBuffer: 32 << 20,
+    }, (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }));
+  });
 }

@@ -15,11 +15,9 @@
  * differences (logits of scale ~10-30).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/model/backend.js';
 import { loadModel } from '../../src/model/load-model.js';
@@ -35,10 +33,9 @@ import {
   type PatchBatch, type PatchContext, type PatchMode,
 } from '../../src/patching/activation.js';
 import { Rng } from '../../src/util/rng.js';
-import { SHARED, TOL, expectNoLeak } from '../helpers.js';
+import { SHARED, TOL, expectNoLeak, runCli } from '../helpers.js';
 import { FIXTURE_MODEL } from '../fixture.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PERMUTE = `${SHARED}models/permute_lists`;
 
 const IOI = {
@@ -343,15 +340,7 @@ describe('bad inputs', () => {
 // ---------------------------------------------------------------------------------------------
 // The command line, end to end
 
-interface Run { code: number; stdout: string; stderr: string }
-
-function cli(args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-      cwd: ROOT, env: { ...process.env, CIRCUITSCOPE_DEBUG: '' }, timeout: 120_000, maxBuffer: 16 << 20,
-    }, (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }));
-  });
-}
+const cli = (args: string[]) => runCli(args);
 
 describe('circuitscope patch', () => {
   let dir: string;

@@ -6,26 +6,18 @@
  * tooltips), and one-line errors.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Gpt2Tokenizer } from '../../src/model/tokenizer.js';
 import type { CircuitFile } from '../../src/report/circuit-file.js';
-import { SHARED, TOL, expectClose } from '../helpers.js';
+import { SHARED, TOL, expectClose, runCli } from '../helpers.js';
 import { FIXTURE_MODEL, readReference } from '../fixture.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PERM = `${SHARED}models/permute_lists`;
 const PROMPT = 'When Mary and John went to the store, John gave a drink to';
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', '--backend', 'wasm', ...args], { cwd: ROOT, env: { ...process.env, CIRCUITSCOPE_DEBUG: '' }, timeout: 120_000, maxBuffer: 32 << 20 },
-      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }));
-  });
-}
+const cli = (args: string[]) => runCli(['--backend', 'wasm', ...args]);
 
 /** A page that renders offline: no scripts, no fetched resources, only the SVG namespace URL. */
 function expectSelfContained(html: string): void {

@@ -6,34 +6,17 @@
  * Face cache through `models` and `logits --model gpt2`, and clear one-line errors.
  */
 import { describe, expect, it, beforeAll, afterAll } from 'vitest';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { SHARED, TOL } from '../helpers.js';
+import { SHARED, TOL, runCli, type CliRun } from '../helpers.js';
 import { shippedRows } from '../../src/cli/commands/models.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const FIXTURE = `${SHARED}fixtures/hf-gpt2-tiny/`;
 const FIXTURE_MODEL = `${FIXTURE}hf-save`;
 const MIN_INT = `${SHARED}models/min_int`;
 
-interface Run { code: number; stdout: string; stderr: string }
-
-function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-      cwd: ROOT,
-      env: { ...process.env, CIRCUITSCOPE_DEBUG: '', ...env },
-      timeout: 120_000,
-      maxBuffer: 16 << 20,
-    }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[], env: NodeJS.ProcessEnv = {}) => runCli(args, { env });
 
 /** One float32 tensor from the fixture's reference.safetensors (u64 LE header length, JSON, data). */
 function referenceF32(name: string): { shape: number[]; data: Float32Array } {
@@ -59,7 +42,7 @@ function helloReference(): { argmax: number; max: number; prob: number } {
   return { argmax, max, prob: 1 / z };
 }
 
-function noStack(r: Run): void {
+function noStack(r: CliRun): void {
   expect(r.stderr).not.toMatch(/\n\s+at /);
   expect(r.stderr.trim().split('\n').length, `stderr: ${r.stderr}`).toBeLessThanOrEqual(2);
 }

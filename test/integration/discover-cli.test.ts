@@ -5,23 +5,15 @@
  * gives one clear line naming the argument or file.
  */
 import { describe, it, expect } from 'vitest';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { SHARED } from '../helpers.js';
+import { SHARED, runCli } from '../helpers.js';
 import type { CircuitFile } from '../../src/report/circuit-file.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PERM = `${SHARED}models/permute_lists`;
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: ROOT, env: { ...process.env, CIRCUITSCOPE_DEBUG: '' }, timeout: 300_000, maxBuffer: 16 << 20 },
-      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }));
-  });
-}
+const cli = (args: string[]) => runCli(args, { timeout: 300_000 });
 
 describe('discover CLI', () => {
   const dir = mkdtempSync(join(tmpdir(), 'discover-'));

@@ -4,11 +4,9 @@
  * other, the ROC against the published circuit, and one clear line for bad input.
  */
 import { beforeAll, afterAll, describe, it, expect } from 'vitest';
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { initBackend } from '../../src/model/backend.js';
 import { loadModel } from '../../src/model/load-model.js';
 import type { HookedTransformer } from '../../src/model/transformer.js';
@@ -19,17 +17,11 @@ import type { Evaluation } from '../../src/eval/evaluate.js';
 import type { SweepResult } from '../../src/eval/sweep.js';
 import { comparisonText, type Comparison } from '../../src/eval/compare.js';
 import { resolveReference } from '../../src/eval/reference.js';
-import { SHARED } from '../helpers.js';
+import { SHARED, runCli } from '../helpers.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MIN_INT = `${SHARED}models/min_int`;
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: ROOT, env: { ...process.env, CIRCUITSCOPE_DEBUG: '' }, timeout: 120_000, maxBuffer: 16 << 20 },
-      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }));
-  });
-}
+const cli = (args: string[]) => runCli(args);
 
 const dir = mkdtempSync(join(tmpdir(), 'eval-cli-'));
 let model: HookedTransformer;
