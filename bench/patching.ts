@@ -20,7 +20,7 @@ import { initBackend } from '../src/model/backend.js';
 import { loadModel, shippedModelPath } from '../src/model/load-model.js';
 import { tokenizerFor } from '../src/model/tokenizer.js';
 import { PatchingEngine } from '../src/patching/engine.js';
-import { ablationFor } from '../src/discovery/run.js';
+import { ablationFor } from '../src/patching/ablation.js';
 import { getTask } from '../src/tasks/registry.js';
 import { resolveSharedModel } from '../src/tasks/shared-models.js';
 

@@ -27,7 +27,7 @@ import { initBackend, type BackendName } from '../src/model/backend.js';
 import { loadModel, shippedModelPath } from '../src/model/load-model.js';
 import { getTask } from '../src/tasks/registry.js';
 import { repoRoot, resolveSharedModel } from '../src/tasks/shared-models.js';
-import type { AblationKind } from '../src/discovery/run.js';
+import type { AblationKind } from '../src/patching/ablation.js';
 import { sweep, defaultThresholds, type SweepResult } from '../src/eval/sweep.js';
 import { referenceFromTask } from '../src/eval/reference.js';
 import { compatibleReference } from '../src/eval/report.js';

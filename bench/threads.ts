@@ -25,12 +25,13 @@ import { initBackend } from '../src/model/backend.js';
 import { loadModel } from '../src/model/load-model.js';
 import type { HookedTransformer } from '../src/model/transformer.js';
 import { tokenizerFor } from '../src/model/tokenizer.js';
-import { ablationFor, discover } from '../src/discovery/run.js';
+import { discover } from '../src/discovery/run.js';
+import { ablationFor } from '../src/patching/ablation.js';
 import { ChunkedEngine } from '../src/patching/chunked.js';
 import { ParallelEngine } from '../src/parallel/engine.js';
 import { WorkerPool } from '../src/parallel/pool.js';
 import { getTask } from '../src/tasks/registry.js';
-import type { CircuitFile } from '../src/report/circuit-file.js';
+import type { CircuitFile } from '../src/graph/circuit-file.js';
 
 const ROOT = process.cwd();
 const quick = process.argv.includes('--quick');

@@ -4,7 +4,7 @@
  * attention, head-detector and DLA analyses and their commands.
  */
 import type { ModelConfig } from '../model/config.js';
-import type { CircuitEdge } from '../report/circuit-file.js';
+import type { CircuitEdge } from '../graph/circuit-file.js';
 
 export interface HeadRef { readonly layer: number; readonly head: number }
 

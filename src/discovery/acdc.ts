@@ -23,7 +23,7 @@
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { DiscoveryContext, DiscoveryResult, MethodOptions } from './types.js';
-import { receiverNode } from './selection.js';
+import { receiverNode } from '../graph/selection.js';
 
 export interface AcdcCheckpoint {
   version: 1;

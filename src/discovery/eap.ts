@@ -17,7 +17,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { DiscoveryContext, DiscoveryResult, MethodOptions } from './types.js';
 import { PatchingEngine } from '../patching/engine.js';
 import { attributionGradient } from '../patching/attribution.js';
-import type { Objective } from './objective.js';
+import type { Objective } from '../patching/objective.js';
 
 /** Row-weighted sum over chunks of their gradients d metric / d probe ([R*S], receiver-major). */
 export function gradientSum(parts: Iterable<{ engine: PatchingEngine; objective: Objective; weight: number }>, grad: (engine: PatchingEngine, objective: Objective) => ArrayLike<number>, timing?: { seconds: number }, onChunk?: () => void): Float64Array {

@@ -7,22 +7,21 @@
 import * as tf from '@tensorflow/tfjs';
 import type { HookedTransformer } from '../model/transformer.js';
 import { tokenizerFor, type Tokenizer } from '../model/tokenizer.js';
-import type { Ablation, PatchingEngine } from '../patching/engine.js';
+import type { PatchingEngine } from '../patching/engine.js';
+import { ablationFor, type AblationKind } from '../patching/ablation.js';
 import { ChunkedEngine } from '../patching/chunked.js';
-import { layoutEdges, maskFromEdges } from '../patching/layout.js';
+import { layoutEdges, maskFromEdges } from '../graph/layout.js';
 import type { Task, TaskBatch } from '../tasks/types.js';
 import { validateBatch } from '../tasks/types.js';
 import { klDivergence } from '../tasks/metrics.js';
-import { makeObjective, type MetricKind } from './objective.js';
+import { makeObjective, type MetricKind } from '../patching/objective.js';
 import { getMethod } from './registry.js';
-import { pruneDangling, selectGreedy, selectThreshold, selectTopN } from './selection.js';
+import { pruneDangling, selectGreedy, selectThreshold, selectTopN } from '../graph/selection.js';
 import type { DiscoveryResult, Progress } from './types.js';
-import type { CircuitFile } from '../report/circuit-file.js';
+import type { CircuitFile } from '../graph/circuit-file.js';
 import { circuitEvaluator, ParallelEngine } from '../parallel/engine.js';
 import type { WorkerPool } from '../parallel/pool.js';
-import type { Objective } from './objective.js';
-
-export type AblationKind = 'resample' | 'zero' | 'mean';
+import type { Objective } from '../patching/objective.js';
 
 export interface DiscoverOptions {
   method: string;
@@ -49,13 +48,6 @@ export interface DiscoverOptions {
   batch?: TaskBatch;
   /** worker threads: the prompts are split between this thread and the pool's workers */
   pool?: WorkerPool;
-}
-
-export function ablationFor(kind: AblationKind, batch: TaskBatch): Ablation {
-  if (kind === 'resample') return { kind: 'resample', corrupt: batch.corrupt };
-  if (kind === 'zero') return { kind: 'zero' };
-  // mean over the task's reference (corrupted) distribution, per position
-  return { kind: 'mean', reference: batch.corrupt };
 }
 
 export interface DiscoverOutput { file: CircuitFile; raw: DiscoveryResult }

@@ -1,7 +1,7 @@
 /** The common signature of discovery methods (DESIGN.md "Discovery methods"). */
 import type { PatchingEngine } from '../patching/engine.js';
 import type { CircuitEvaluator } from '../patching/chunked.js';
-import type { Objective } from './objective.js';
+import type { Objective } from '../patching/objective.js';
 
 export interface DiscoveryContext {
   /** the edge-masked forward over the whole batch (possibly chunked) */

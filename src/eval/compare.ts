@@ -4,8 +4,8 @@
  * files' metric sets (their `results`, and evaluations when given). Circuits over different
  * embedding splits are compared with tok/pos merged into input.
  */
-import { receiverNode, splitEdge } from '../discovery/selection.js';
-import type { CircuitFile, CircuitResults } from '../report/circuit-file.js';
+import { receiverNode, splitEdge } from '../graph/selection.js';
+import type { CircuitFile, CircuitResults } from '../graph/circuit-file.js';
 import type { Evaluation } from './evaluate.js';
 import { mergeEmbed } from './reference.js';
 

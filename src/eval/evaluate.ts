@@ -8,9 +8,9 @@
  */
 import type { HookedTransformer } from '../model/transformer.js';
 import { tokenizerFor, type Tokenizer } from '../model/tokenizer.js';
-import { pruneDangling } from '../discovery/selection.js';
-import type { AblationKind } from '../discovery/run.js';
-import type { CircuitFile } from '../report/circuit-file.js';
+import { pruneDangling } from '../graph/selection.js';
+import type { AblationKind } from '../patching/ablation.js';
+import type { CircuitFile } from '../graph/circuit-file.js';
 import type { Task, TaskBatch } from '../tasks/types.js';
 import { MetricEvaluator } from './evaluator.js';
 import { completeness, faithfulness, minimality, type CompletenessResult, type FaithfulnessResult, type MinimalityResult, type SearchOptions } from './criteria.js';

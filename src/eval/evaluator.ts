@@ -9,9 +9,9 @@
 import * as tf from '@tensorflow/tfjs';
 import type { HookedTransformer } from '../model/transformer.js';
 import type { CircuitEvaluator } from '../patching/chunked.js';
-import { layoutEdges, maskFromEdges, type PatchLayout } from '../patching/layout.js';
-import { ablationFor, type AblationKind } from '../discovery/run.js';
-import { makeObjective, type Objective } from '../discovery/objective.js';
+import { layoutEdges, maskFromEdges, type PatchLayout } from '../graph/layout.js';
+import { ablationFor, type AblationKind } from '../patching/ablation.js';
+import { makeObjective, type Objective } from '../patching/objective.js';
 import { klDivergence } from '../tasks/metrics.js';
 import type { Task, TaskBatch, TaskMetric } from '../tasks/types.js';
 import { validateBatch } from '../tasks/types.js';

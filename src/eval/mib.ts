@@ -20,7 +20,7 @@
  * submission rule instead: at each size the largest circuit of the sweep with at most
  * floor(k * N) edges (or the empty circuit), and the full graph at 100%.
  */
-import { pruneDangling } from '../discovery/selection.js';
+import { pruneDangling } from '../graph/selection.js';
 
 export const MIB_SIZES: readonly number[] = Object.freeze([0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1]);
 

@@ -6,8 +6,8 @@
  * direction is ambiguous), so both sides live on the same graph.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { splitEdge } from '../discovery/selection.js';
-import { readCircuitJson, type CircuitFile } from '../report/circuit-file.js';
+import { splitEdge } from '../graph/selection.js';
+import { readCircuitJson, type CircuitFile } from '../graph/circuit-file.js';
 import { convertToyEdge } from '../tasks/references.js';
 import { getTask, taskNames } from '../tasks/registry.js';
 import type { Task } from '../tasks/types.js';

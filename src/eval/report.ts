@@ -6,7 +6,7 @@
  */
 import type { HookedTransformer } from '../model/transformer.js';
 import type { Tokenizer } from '../model/tokenizer.js';
-import { circuitEdgeKeys, type CircuitFile } from '../report/circuit-file.js';
+import { circuitEdgeKeys, type CircuitFile } from '../graph/circuit-file.js';
 import type { Task, TaskBatch } from '../tasks/types.js';
 import { evaluateCircuit, evaluatorFor, type Evaluation } from './evaluate.js';
 import { evaluationSections } from './html.js';

@@ -9,11 +9,12 @@
  */
 import type { HookedTransformer } from '../model/transformer.js';
 import { tokenizerFor, type Tokenizer } from '../model/tokenizer.js';
-import { discover, type AblationKind } from '../discovery/run.js';
+import { discover } from '../discovery/run.js';
+import type { AblationKind } from '../patching/ablation.js';
 import { getMethod } from '../discovery/registry.js';
-import type { MetricKind } from '../discovery/objective.js';
-import { pruneDangling, selectThreshold, selectTopN } from '../discovery/selection.js';
-import { circuitEdgeKeys, type CircuitFile } from '../report/circuit-file.js';
+import type { MetricKind } from '../patching/objective.js';
+import { pruneDangling, selectThreshold, selectTopN } from '../graph/selection.js';
+import { circuitEdgeKeys, type CircuitFile } from '../graph/circuit-file.js';
 import type { Task } from '../tasks/types.js';
 import { MetricEvaluator } from './evaluator.js';
 import { importanceSign, mibArea, mibCircuitsFromScores, mibCircuitsFromSweep, mibCounts, MIB_SIZES } from './mib.js';

@@ -8,9 +8,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { HookedTransformer } from '../model/transformer.js';
-import { PatchingEngine, type Ablation, type EngineOptions, type EngineStats } from '../patching/engine.js';
-import { ablationRows, ChunkedEngine, type CircuitEvaluator } from '../patching/chunked.js';
-import { fullMask, type PatchLayout } from '../patching/layout.js';
+import { PatchingEngine, type EngineOptions, type EngineStats } from '../patching/engine.js';
+import { ChunkedEngine, type CircuitEvaluator } from '../patching/chunked.js';
+import { ablationRows, type Ablation } from '../patching/ablation.js';
+import { fullMask, type PatchLayout } from '../graph/layout.js';
 import type { TaskBatch } from '../tasks/types.js';
 import type { WorkerPool } from './pool.js';
 import type { HostArray, RunReply, WorkerMessage } from './worker.js';

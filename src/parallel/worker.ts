@@ -11,14 +11,14 @@ import { initBackend, type BackendName } from '../model/backend.js';
 import { HookedTransformer } from '../model/transformer.js';
 import { hostTensor, type StateDict } from '../model/weights.js';
 import { ChunkedEngine } from '../patching/chunked.js';
-import type { Ablation } from '../patching/engine.js';
+import type { Ablation } from '../patching/ablation.js';
 import { chunkObjectives } from '../discovery/run.js';
 import { attributionStep, gradientSum } from '../discovery/eap.js';
-import type { MetricKind } from '../discovery/objective.js';
+import type { MetricKind } from '../patching/objective.js';
 import { getTask } from '../tasks/registry.js';
 import { loadCustomTask } from '../tasks/custom.js';
 import type { Task, TaskBatch } from '../tasks/types.js';
-import { taskWithCorruption } from '../workflows/corruption.js';
+import { taskWithCorruption } from '../tasks/ioi/corruption.js';
 import type { WorkerInit, WorkerReply } from './pool.js';
 
 /** Logits or other tensors as they cross threads. */

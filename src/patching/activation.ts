@@ -45,7 +45,7 @@ import type { HookedTransformer, HookSpec } from '../model/transformer.js';
 import { hook } from '../model/hook-names.js';
 import { tokenizerFor } from '../model/tokenizer.js';
 import { PatchingEngine } from './engine.js';
-import { buildLayout, type PatchLayout } from './layout.js';
+import { buildLayout, type PatchLayout } from '../graph/layout.js';
 import type { TaskBatch } from '../tasks/types.js';
 
 export type PatchMode = 'denoise' | 'noise';

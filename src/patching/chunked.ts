@@ -7,8 +7,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { HookedTransformer } from '../model/transformer.js';
-import { PatchingEngine, type Ablation, type EngineOptions, type EngineStats, type Prefix } from './engine.js';
-import { buildLayout, fullMask, type PatchLayout } from './layout.js';
+import { PatchingEngine, type EngineOptions, type EngineStats, type Prefix } from './engine.js';
+import { ablationRows, type Ablation } from './ablation.js';
+import { buildLayout, fullMask, type PatchLayout } from '../graph/layout.js';
 
 /** What ACDC and the evaluators need of an engine: PatchingEngine and ChunkedEngine both are. */
 export interface CircuitEvaluator {
@@ -27,10 +28,6 @@ export interface CircuitEvaluator {
   dispose(): void;
 }
 
-/** The ablation of rows [s, e) of a batch: resampling takes those rows' corrupted prompts; zero and mean ablations are the whole batch's. */
-export function ablationRows(ablation: Ablation, s: number, e: number): Ablation {
-  return ablation.kind === 'resample' ? { kind: 'resample', corrupt: ablation.corrupt.slice(s, e) } : ablation;
-}
 
 class ChunkPrefix {
   constructor(readonly parts: Prefix[]) {}

@@ -18,12 +18,9 @@ import * as tf from '@tensorflow/tfjs';
 import type { HookedTransformer, HookSpec } from '../model/transformer.js';
 import { hook } from '../model/hook-names.js';
 import { activation, attendValues, attentionPattern, layerNorm, linear, perHeadIn, perHeadOut } from '../model/components.js';
-import { buildLayout, fullMask, type PatchLayout } from './layout.js';
+import { buildLayout, fullMask, type PatchLayout } from '../graph/layout.js';
+import type { Ablation } from './ablation.js';
 
-export type Ablation =
-  | { kind: 'resample'; corrupt: number[][] }
-  | { kind: 'zero' }
-  | { kind: 'mean'; reference: number[][] };
 
 export interface EngineOptions {
   splitEmbed?: boolean;

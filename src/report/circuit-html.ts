@@ -4,9 +4,9 @@
  * the metrics, and a sortable-by-eye table of edges. Inline SVG and CSS only: no scripts from
  * the network, no native dependency.
  */
-import type { CircuitFile } from './circuit-file.js';
-import { circuitEdgeKeys, circuitNodes } from './circuit-file.js';
-import { receiverNode, splitEdge } from '../discovery/selection.js';
+import type { CircuitFile } from '../graph/circuit-file.js';
+import { circuitEdgeKeys, circuitNodes } from '../graph/circuit-file.js';
+import { receiverNode, splitEdge } from '../graph/selection.js';
 import { escapeXml } from './heatmap.js';
 
 const COLOURS: Record<string, string> = { q: '#1f77b4', k: '#2ca02c', v: '#d62728', '': '#666666' };

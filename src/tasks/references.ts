@@ -18,7 +18,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { presetConfig, resolveConfigJson, type ModelConfig } from '../model/config.js';
-import { buildLayout, layoutEdges, type PatchLayout } from '../patching/layout.js';
+import { buildLayout, layoutEdges, type PatchLayout } from '../graph/layout.js';
 import { resolveSharedModel } from './shared-models.js';
 
 export interface ReferenceCircuit {

@@ -26,7 +26,7 @@ import { randomStateDict } from '../../src/model/weights.js';
 import { HookedTransformer, type HookSpec } from '../../src/model/transformer.js';
 import { hook } from '../../src/model/hook-names.js';
 import { Gpt2Tokenizer } from '../../src/model/tokenizer.js';
-import { layoutEdges } from '../../src/patching/layout.js';
+import { layoutEdges } from '../../src/graph/layout.js';
 import {
   headSweep, normalise, patchBatchFromTask, pathFromSendersSweeps, pathSweep, pathToLogitsSweep, pathToReceiversSweep, preparePatching,
   residPreSweep, runActivationPatches, runPathPatches, runPatching, pathEngine,

@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Gpt2Tokenizer } from '../../src/model/tokenizer.js';
-import type { CircuitFile } from '../../src/report/circuit-file.js';
+import type { CircuitFile } from '../../src/graph/circuit-file.js';
 import { SHARED, TOL, expectClose, runCli } from '../helpers.js';
 import { FIXTURE_MODEL, readReference } from '../fixture.js';
 

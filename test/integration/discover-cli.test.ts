@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SHARED, runCli } from '../helpers.js';
-import type { CircuitFile } from '../../src/report/circuit-file.js';
+import type { CircuitFile } from '../../src/graph/circuit-file.js';
 
 const PERM = `${SHARED}models/permute_lists`;
 

@@ -9,7 +9,7 @@ import { initBackend } from '../../src/model/backend.js';
 import { loadModel } from '../../src/model/load-model.js';
 import type { HookedTransformer } from '../../src/model/transformer.js';
 import { discover } from '../../src/discovery/run.js';
-import { circuitEdgeKeys, readCircuitJson, toDot, toMib } from '../../src/report/circuit-file.js';
+import { circuitEdgeKeys, readCircuitJson, toDot, toMib } from '../../src/graph/circuit-file.js';
 import { circuitHtml } from '../../src/report/circuit-html.js';
 import { permuteLists } from '../../src/tasks/toy/generators.js';
 import { answerLogProb } from '../../src/tasks/metrics.js';

@@ -12,7 +12,7 @@ import { loadModel } from '../../src/model/load-model.js';
 import type { HookedTransformer } from '../../src/model/transformer.js';
 import { discover } from '../../src/discovery/run.js';
 import { getTask } from '../../src/tasks/registry.js';
-import type { CircuitFile } from '../../src/report/circuit-file.js';
+import type { CircuitFile } from '../../src/graph/circuit-file.js';
 import type { Evaluation } from '../../src/eval/evaluate.js';
 import type { SweepResult } from '../../src/eval/sweep.js';
 import { comparisonText, type Comparison } from '../../src/eval/compare.js';

@@ -24,7 +24,7 @@ import { sweep } from '../../src/eval/sweep.js';
 import { comparisonHtml, overlaySvg, sweepFigures, sweepHtml } from '../../src/eval/html.js';
 import { compareCircuits } from '../../src/eval/compare.js';
 import { referenceFromTask } from '../../src/eval/reference.js';
-import { circuitEdgeKeys } from '../../src/report/circuit-file.js';
+import { circuitEdgeKeys } from '../../src/graph/circuit-file.js';
 import { SHARED } from '../helpers.js';
 
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';

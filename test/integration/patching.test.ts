@@ -6,8 +6,9 @@
 import { beforeAll, afterAll, describe, it, expect } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/model/backend.js';
-import { PatchingEngine, type Ablation } from '../../src/patching/engine.js';
-import { layoutEdges, maskFromEdges, nodeAblationMask } from '../../src/patching/layout.js';
+import { PatchingEngine } from '../../src/patching/engine.js';
+import type { Ablation } from '../../src/patching/ablation.js';
+import { layoutEdges, maskFromEdges, nodeAblationMask } from '../../src/graph/layout.js';
 import { Rng } from '../../src/util/rng.js';
 import { patchingSubjects, disposeSubjects, type Subject } from '../subjects.js';
 import { TOL, expectClose, expectNoLeak } from '../helpers.js';

@@ -16,9 +16,9 @@ import { receiverNode } from '../../src/graph/names.js';
 import {
   circuitFromJson, circuitFromMib, circuitFromReference, circuitToDot, circuitToJson, circuitToMib, readCircuitJson, type MibGraphJson,
 } from '../../src/graph/serialize.js';
-import { buildLayout, fullMask, maskFromEdges } from '../../src/patching/layout.js';
+import { buildLayout, fullMask, maskFromEdges } from '../../src/graph/layout.js';
 import { SHARED } from '../helpers.js';
-import { pruneDangling } from '../../src/discovery/selection.js';
+import { pruneDangling } from '../../src/graph/selection.js';
 
 const tiny = (over: Partial<Record<keyof ModelConfig, unknown>> = {}): ModelConfig =>
   finalizeConfig({ modelName: 'tiny', nLayers: 2, nHeads: 2, dModel: 8, nCtx: 8, dVocab: 10, ...over } as Parameters<typeof finalizeConfig>[0], 'test');

@@ -14,7 +14,7 @@ import { align, mergeEmbed, readReferenceFile } from '../../src/eval/reference.j
 import { lineChartSvg } from '../../src/eval/plot.js';
 import { overlaySvg } from '../../src/eval/html.js';
 import { rankingSizes } from '../../src/eval/evaluate.js';
-import { buildLayout, layoutEdges } from '../../src/patching/layout.js';
+import { buildLayout, layoutEdges } from '../../src/graph/layout.js';
 import { presetConfig, resolveConfigJson } from '../../src/model/config.js';
 import { Rng } from '../../src/util/rng.js';
 import { readFileSync } from 'node:fs';

@@ -13,7 +13,7 @@ import {
   formatHookPoint, fromHook, normalizeEdgeKey, parseEdgeKey, parseHookPoint, receiverHook, senderHook,
 } from '../../src/graph/names.js';
 import { Circuit } from '../../src/graph/circuit.js';
-import { buildLayout } from '../../src/patching/layout.js';
+import { buildLayout } from '../../src/graph/layout.js';
 import { configForSpec, graphCommand, graphSummary } from '../../src/cli/commands/graph.js';
 import { SHARED } from '../helpers.js';
 

@@ -14,7 +14,7 @@ import { presetConfig } from '../../src/model/config.js';
 import { Gpt2Tokenizer } from '../../src/model/tokenizer.js';
 import { getTask } from '../../src/tasks/registry.js';
 import { fillTemplate, flipIoiText, IOI_FLIPS, ioiFlipVariant, ioiTask, parseIoiFlip, templateText } from '../../src/tasks/ioi/index.js';
-import { applyFlipPrompts, expandFlipFlags, flipPromptText, taskWithCorruption } from '../../src/workflows/corruption.js';
+import { applyFlipPrompts, expandFlipFlags, flipPromptText, taskWithCorruption } from '../../src/tasks/ioi/corruption.js';
 
 const ctx = { cfg: presetConfig('gpt2-small'), tokenizer: new Gpt2Tokenizer() };
 

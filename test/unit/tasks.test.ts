@@ -14,7 +14,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/model/backend.js';
 import { finalizeConfig, presetConfig, type ModelConfig } from '../../src/model/config.js';
 import { Gpt2Tokenizer, IdTokenizer, tokenizerFor } from '../../src/model/tokenizer.js';
-import { buildLayout, layoutEdges, maskFromEdges } from '../../src/patching/layout.js';
+import { buildLayout, layoutEdges, maskFromEdges } from '../../src/graph/layout.js';
 import { getTask, listTasks, taskNames, TaskRegistry } from '../../src/tasks/registry.js';
 import { validateBatch, type BuildContext, type Task, type TaskBatch } from '../../src/tasks/types.js';
 import { ABBA_TEMPLATES, BABA_TEMPLATES, NAMES, OBJECTS, PLACES, fillTemplate, templateText } from '../../src/tasks/ioi/index.js';

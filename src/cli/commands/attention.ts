@@ -11,7 +11,7 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { initBackend, type BackendName } from '../../model/backend.js';
 import { attentionHtml, attentionPatterns, attentionSummary, tokenLabels } from '../../analysis/attention.js';
 import { allHeads, circuitHeads, circuitRole, headName, parseHeadList, type HeadRef } from '../../analysis/heads.js';
-import { buildTaskBatch, loadModelFor, onePrompt, readCircuit, taskFromArgs, writeOutput } from '../../workflows/inputs.js';
+import { buildTaskBatch, loadModelFor, onePrompt, readCircuit, taskFromArgs, writeOutput } from '../context.js';
 import { outputOptions, weightOptions } from '../options.js';
 
 interface AttentionArgs {

@@ -9,7 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { initBackend, type BackendName } from '../../model/backend.js';
-import type { AblationKind } from '../../discovery/run.js';
+import type { AblationKind } from '../../patching/ablation.js';
 import { compareCircuits, comparisonText, type CircuitSource } from '../../eval/compare.js';
 import { evaluateCircuit, evaluatorFor, type Evaluation } from '../../eval/evaluate.js';
 import { comparisonHtml } from '../../eval/html.js';

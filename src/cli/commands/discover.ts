@@ -11,7 +11,7 @@ import { initBackend, type BackendName } from '../../model/backend.js';
 import { loadModel, type LoadedModel } from '../../model/load-model.js';
 import { discover } from '../../discovery/run.js';
 import { methodNames } from '../../discovery/registry.js';
-import { toDot, toMib, readCircuitJson, type CircuitFile } from '../../report/circuit-file.js';
+import { toDot, toMib, readCircuitJson, type CircuitFile } from '../../graph/circuit-file.js';
 import { circuitHtml } from '../../report/circuit-html.js';
 import { getTask } from '../../tasks/registry.js';
 import { loadCustomTask } from '../../tasks/custom.js';
@@ -19,7 +19,7 @@ import { resolveSharedModel } from '../../tasks/shared-models.js';
 import type { Task } from '../../tasks/types.js';
 import { progressBar } from '../progress.js';
 import { reportSections } from '../../eval/report.js';
-import { taskWithCorruption } from '../../workflows/corruption.js';
+import { taskWithCorruption } from '../../tasks/ioi/corruption.js';
 import { startWorkers, workersOption } from '../workers.js';
 import { taskOptions, weightOptions } from '../options.js';
 

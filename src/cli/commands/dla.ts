@@ -14,7 +14,7 @@ import { initBackend, type BackendName } from '../../model/backend.js';
 import { ablateHeads, directLogitAttribution, type DlaBatch } from '../../analysis/dla.js';
 import { allHeads, headName, parseHeadList, type HeadRef } from '../../analysis/heads.js';
 import { heatmapSvg, htmlPage, type HtmlFigure } from '../../report/heatmap.js';
-import { buildTaskBatch, loadModelFor, taskFromArgs, writeOutput } from '../../workflows/inputs.js';
+import { buildTaskBatch, loadModelFor, taskFromArgs, writeOutput } from '../context.js';
 import { outputOptions, taskOptions, weightOptions } from '../options.js';
 
 interface DlaArgs {

@@ -12,7 +12,7 @@ import { initBackend, type BackendName } from '../../model/backend.js';
 import { attentionPatterns, attentionSvg, tokenLabels } from '../../analysis/attention.js';
 import { DETECTOR_DESCRIPTIONS, DETECTORS, detectHeads, repeatedRandomTokens, topHeads } from '../../analysis/detectors.js';
 import { heatmapSvg, htmlPage, type HtmlFigure } from '../../report/heatmap.js';
-import { loadModelFor, writeOutput } from '../../workflows/inputs.js';
+import { loadModelFor, writeOutput } from '../context.js';
 import { outputOptions, weightOptions } from '../options.js';
 
 interface HeadsArgs {

@@ -29,7 +29,7 @@ import {
   type PatchBatch, type PatchKind, type PatchMode, type PatchResult, type Sweep,
 } from '../../patching/activation.js';
 import { heatmapSvg, htmlPage } from '../../report/heatmap.js';
-import { applyFlipPrompts, expandFlipFlags } from '../../workflows/corruption.js';
+import { applyFlipPrompts, expandFlipFlags } from '../../tasks/ioi/corruption.js';
 
 interface PatchArgs {
   backend: BackendName;

@@ -9,7 +9,7 @@ import { dirname, resolve } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { initBackend, type BackendName } from '../../model/backend.js';
 import { methodNames } from '../../discovery/registry.js';
-import type { AblationKind } from '../../discovery/run.js';
+import type { AblationKind } from '../../patching/ablation.js';
 import { getTask } from '../../tasks/registry.js';
 import { loadCustomTask } from '../../tasks/custom.js';
 import { sweep, type SweepResult } from '../../eval/sweep.js';

@@ -3,7 +3,7 @@
  * EAP-IG / MIB graph JSON ({ cfg, nodes: {name: in_graph}, edges: {key: {score, in_graph}} },
  * node names input / a{L}.h{H} / m{L} / logits, receiver suffixes <q> <k> <v>).
  */
-import { receiverNode, splitEdge } from '../discovery/selection.js';
+import { receiverNode, splitEdge } from './selection.js';
 
 export interface CircuitEdge { from: string; to: string; score: number | null; inCircuit: boolean }
 

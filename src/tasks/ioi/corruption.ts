@@ -8,9 +8,9 @@
  * are accepted, and so is the target alone (`flip:BAB`), which a shell leaves alone (an
  * unquoted `>` is a redirection). `abc` names the IOI task's own corruption (the default).
  */
-import { flipIoiText, ioiFlipVariant, NAMES, parseIoiFlip, type IoiFlip } from '../tasks/ioi/index.js';
-import type { Task } from '../tasks/types.js';
-import { Rng } from '../util/rng.js';
+import { flipIoiText, ioiFlipVariant, NAMES, parseIoiFlip, type IoiFlip } from './index.js';
+import type { Task } from '../types.js';
+import { Rng } from '../../util/rng.js';
 
 export const FLIP_PREFIX = 'flip:';
 

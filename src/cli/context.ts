@@ -15,7 +15,7 @@ import { loadModel, type LoadedModel } from '../model/load-model.js';
 import { tokenizerFor } from '../model/tokenizer.js';
 import { HookedTransformer } from '../model/transformer.js';
 import { PLANTED_INDUCTION, plantedInductionModel } from '../analysis/planted.js';
-import { readCircuitJson, type CircuitEdge, type CircuitFile } from '../report/circuit-file.js';
+import { readCircuitJson, type CircuitEdge, type CircuitFile } from '../graph/circuit-file.js';
 import { loadCustomTask } from '../tasks/custom.js';
 import { getTask } from '../tasks/registry.js';
 import { resolveSharedModel } from '../tasks/shared-models.js';

@@ -1,0 +1,68 @@
+/**
+ * The layering of src/ (.dependency-cruiser.cjs: layer order, no cycles, commands independent),
+ * checked by dependency-cruiser's API so that `npm test` fails, and lists each violation, when
+ * an import goes the wrong way. `npm run check:layers` prints the same from the command line.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { cruise, type ICruiseResult } from 'dependency-cruiser';
+import extractDepcruiseOptions from 'dependency-cruiser/config-utl/extract-depcruise-options';
+import extractTSConfig from 'dependency-cruiser/config-utl/extract-ts-config';
+import { describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+/** Cruises `src` under `baseDir` with the project's rules; one line per violation. */
+async function violations(baseDir: string): Promise<{ lines: string[]; modules: number }> {
+  const options = await extractDepcruiseOptions(join(root, '.dependency-cruiser.cjs'));
+  const tsConfig = extractTSConfig(join(root, 'tsconfig.json'));
+  const r = await cruise(['src'], { ...options, baseDir }, {}, { tsConfig });
+  const result = r.output as ICruiseResult;
+  const lines = result.summary.violations.map((v) => {
+    const via = v.cycle?.length ? ` (cycle: ${[v.from, ...v.cycle.map((c) => c.name)].join(' -> ')})` : '';
+    return `${v.rule.name}: ${v.from} -> ${v.to}${via}`;
+  });
+  return { lines: lines.sort(), modules: result.summary.totalCruised };
+}
+
+describe('layering (dependency-cruiser, .dependency-cruiser.cjs)', () => {
+  it('src/ has no layer violation, no import cycle and no command importing a command', async () => {
+    const { lines, modules } = await violations(root);
+    if (lines.length) console.error(`layer violations (see .dependency-cruiser.cjs):\n  ${lines.join('\n  ')}`);
+    expect(modules).toBeGreaterThan(50); // the cruise really saw the source tree
+    expect(lines).toEqual([]);
+  });
+
+  it('the rules catch a type-only cycle, an upward import, a command importing a command, an unplaced folder and a broken import', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'circuitscope-layers-'));
+    try {
+      const files: Record<string, string> = {
+        'src/util/a.ts': "import type { B } from '../model/b.js';\nexport interface A { b?: B }\n",
+        'src/model/b.ts': "import type { A } from '../util/a.js';\nexport interface B { a?: A }\n",
+        'src/graph/g.ts': "import type { B } from '../model/b.js';\nexport type G = B;\n",
+        'src/graph/broken.ts': "export * from '../model/missing.js';\n",
+        'src/cli/commands/x.ts': "import { y } from './y.js';\nexport const x = y;\n",
+        'src/cli/commands/y.ts': 'export const y = 1;\n',
+        'src/cli/commands/index.ts': "export { x } from './x.js';\nexport { y } from './y.js';\n",
+        'src/stray/z.ts': "import type { A } from '../util/a.js';\nexport type Z = A;\n",
+      };
+      for (const [f, text] of Object.entries(files)) {
+        mkdirSync(dirname(join(dir, f)), { recursive: true });
+        writeFileSync(join(dir, f), text);
+      }
+      const { lines } = await violations(dir);
+      expect(lines).toEqual([
+        'cli-commands-independent: src/cli/commands/x.ts -> src/cli/commands/y.ts',
+        'folder-not-in-a-layer: src/stray/z.ts -> src/util/a.ts',
+        'layer-util: src/util/a.ts -> src/model/b.ts',
+        'no-circular: src/model/b.ts -> src/util/a.ts (cycle: src/model/b.ts -> src/util/a.ts -> src/model/b.ts)',
+        'no-circular: src/util/a.ts -> src/model/b.ts (cycle: src/util/a.ts -> src/model/b.ts -> src/util/a.ts)',
+        'not-to-unresolvable: src/graph/broken.ts -> ../model/missing.js',
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
