@@ -8,7 +8,8 @@
  * duplicate-token head a0.h1, induction head a1.h0), a model whose heads are known by
  * construction, to try the tools on.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import type { CheckpointStore } from '../discovery/types.js';
 import { dirname, resolve } from 'node:path';
 import type { ModelConfig } from '../model/config.js';
 import { loadModel, type LoadedModel } from '../model/load-model.js';
@@ -118,4 +119,103 @@ export function readCircuit(path: string, cfg: ModelConfig, command: string): { 
     throw new Error(`${command}: --circuit ${path} was found on a model with ${mc.nLayers} layers x ${mc.nHeads} heads, but this model has ${cfg.nLayers} x ${cfg.nHeads}`);
   }
   return c;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Circuit-file commands (evaluate, compare, sweep, discover): the task's model, a circuit file
+// (ours or EAP-IG / MIB) with its task and model, and the `--reference` option.
+// ---------------------------------------------------------------------------------------------
+import { circuitNodes } from '../graph/circuit-file.js';
+import { referenceFromJson, taskReference, type Reference } from '../eval/reference.js';
+import { compatibleReference } from '../eval/report.js';
+
+/** Load the task's model: --model, else the task's default, else its shipped fallback (with a notice). */
+export async function modelForTask(task: Task, spec: string | undefined, opts: { config?: string; processing?: string[]; quiet: boolean }): Promise<{ loaded: LoadedModel; name: string }> {
+  const load = (s: string) => loadModel(s, { config: opts.config, processing: opts.processing, quiet: opts.quiet });
+  if (spec) return { loaded: await load(spec), name: spec };
+  try {
+    // toy tasks name a ../shared/models directory; others a preset, HF name or shipped model
+    const spec0 = resolveSharedModel(task.defaultModel) ?? task.defaultModel;
+    return { loaded: await load(spec0), name: task.defaultModel };
+  } catch (err) {
+    if (!task.fallbackModel) throw new Error(`${(err as Error).message.split('\n')[0]} (task '${task.name}' has no shipped fallback model; pass --model)`);
+    process.stderr.write(`note: the default model '${task.defaultModel}' of task '${task.name}' is not available (${(err as Error).message.split('\n')[0]}); using the shipped model '${task.fallbackModel}'. Get GPT-2 with 'huggingface-cli download gpt2' or pass --model <dir>.\n`);
+    return { loaded: await load(task.fallbackModel), name: task.fallbackModel };
+  }
+}
+
+export interface LoadedCircuit { path: string; file: CircuitFile; imported: boolean }
+
+/**
+ * A circuit file, or an EAP-IG / MIB graph JSON turned into one (task, model, ablation, n and
+ * seed from the options; tok/pos split when its edges use them).
+ */
+export function loadCircuit(path: string, o: { task?: string; model?: string; ablation?: string; n?: number; seed?: number } = {}): LoadedCircuit {
+  let json: unknown;
+  try { json = JSON.parse(readFileSync(path, 'utf8')); } catch (e) {
+    throw new Error(`evaluate: cannot read circuit ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  const { edges, file } = readCircuitJson(json, path);
+  if (file) return { path, file, imported: false };
+  const kept = edges.filter((e) => e.inCircuit).map((e) => `${e.from}->${e.to}`);
+  const split = edges.some((e) => e.from === 'tok' || e.from === 'pos');
+  const cfg = (json as { cfg?: { n_layers?: number; n_heads?: number } }).cfg;
+  const f: CircuitFile = {
+    format: 'circuitscope-circuit', version: 1, model: o.model ?? '', task: o.task ?? '',
+    modelConfig: { nLayers: cfg?.n_layers ?? 0, nHeads: cfg?.n_heads ?? 0, dModel: 0, attnOnly: !edges.some((e) => /^m\d+$/.test(e.from)) },
+    method: 'imported', threshold: null, topN: null, metric: '', ablation: o.ablation ?? 'resample', splitEmbed: split,
+    n: o.n ?? 100, seed: o.seed ?? 0, backend: '', processing: [], createdAt: new Date().toISOString(),
+    nodes: circuitNodes(kept), edges,
+    results: { metric: '', clean: NaN, corrupted: NaN, circuit: NaN, faithfulness: null, klCircuit: NaN, edgesKept: kept.length, edgesTotal: edges.length, seconds: 0, forwards: 0, backwards: 0 },
+  };
+  return { path, file: f, imported: true };
+}
+
+/** The task (--task / --data, else the file's) and the model (--model, else the file's). */
+export async function taskAndModel(file: CircuitFile, o: { task?: string; data?: string; model?: string; config?: string; processing?: string[]; quiet: boolean }, what: string): Promise<{ task: Task; loaded: LoadedModel; modelName: string }> {
+  const task = o.data ? loadCustomTask(o.data) : getTask(o.task ?? (file.task || (() => { throw new Error(`${what}: the circuit names no task; pass --task or --data`); })()));
+  const spec = o.model ?? (file.model ? resolveSharedModel(file.model) ?? file.model : undefined);
+  if (!spec) throw new Error(`${what}: the circuit names no model; pass --model`);
+  const { loaded, name } = await modelForTask(task, spec, { config: o.config, processing: o.processing ?? (file.processing.length ? file.processing : undefined), quiet: o.quiet });
+  const c = loaded.model.cfg;
+  const m = file.modelConfig;
+  if (m.nLayers && (m.nLayers !== c.nLayers || m.nHeads !== c.nHeads || m.attnOnly !== c.attnOnly)) {
+    loaded.model.dispose();
+    throw new Error(`${what}: the circuit is for a ${m.nLayers}-layer, ${m.nHeads}-head model but ${spec} has ${c.nLayers} layers and ${c.nHeads} heads; pass the right --model`);
+  }
+  return { task, loaded, modelName: name };
+}
+
+/** A reference circuit file: a circuitscope circuit, an EAP-IG / MIB graph or a toy reference_circuit.json. */
+export function readReferenceFile(path: string): Reference {
+  let json: unknown;
+  try { json = JSON.parse(readFileSync(path, 'utf8')); } catch (e) { throw new Error(`eval: reference ${path}: ${(e as Error).message}`); }
+  return referenceFromJson(json, path);
+}
+
+/** `--reference <task>|<file>`: an existing file wins over a task name. */
+export function resolveReference(spec: string): Reference {
+  return existsSync(spec) ? readReferenceFile(spec) : taskReference(spec);
+}
+
+/** `--reference`: 'none', a task name or a file; default the task's reference when it fits. */
+export function referenceOption(spec: string | undefined, task: Task, file: Pick<CircuitFile, 'modelConfig'>, quiet: boolean): Reference | null {
+  if (spec === 'none') return null;
+  if (spec) return resolveReference(spec);
+  const { reference, note } = compatibleReference(task, file);
+  if (note && !quiet) process.stderr.write(`note: no ROC: ${note}\n`);
+  return reference;
+}
+
+/** A checkpoint kept in a file: written to `<path>.tmp` and renamed, so a kill never leaves half a file. */
+export function fileCheckpoint(path: string): CheckpointStore {
+  return {
+    name: path,
+    load: async () => (existsSync(path) ? readFileSync(path, 'utf8') : null),
+    save: async (text) => {
+      const tmp = `${path}.tmp`;
+      writeFileSync(tmp, text);
+      renameSync(tmp, path);
+    },
+  };
 }

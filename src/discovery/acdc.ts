@@ -21,9 +21,8 @@
  * Cost: one patched forward (from the receiver's stage on) per tested edge, batched k at a time,
  * plus one per receiver.
  */
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { DiscoveryContext, DiscoveryResult, MethodOptions } from './types.js';
-import { receiverNode } from '../graph/selection.js';
+import { receiverNode } from '../graph/names.js';
 
 export interface AcdcCheckpoint {
   version: 1;
@@ -57,7 +56,7 @@ export function acdcSenderOrder(ctx: DiscoveryContext, row: number): number[] {
   return out;
 }
 
-export function acdc(ctx: DiscoveryContext, opts: MethodOptions & { checkpointKey?: string }): DiscoveryResult {
+export async function acdc(ctx: DiscoveryContext, opts: MethodOptions): Promise<DiscoveryResult> {
   const { engine, objective } = ctx;
   const lay = engine.layout;
   const S = lay.senders.length;
@@ -73,12 +72,14 @@ export function acdc(ctx: DiscoveryContext, opts: MethodOptions & { checkpointKe
   let start = 0;
   const key = opts.checkpointKey ?? '';
 
-  if (opts.resumeFrom && existsSync(opts.resumeFrom)) {
-    const ck = JSON.parse(readFileSync(opts.resumeFrom, 'utf8')) as AcdcCheckpoint;
+  const saved = opts.resumeFrom ? await opts.resumeFrom.load() : null;
+  if (saved !== null) {
+    const where = opts.resumeFrom!.name;
+    const ck = JSON.parse(saved) as AcdcCheckpoint;
     if (ck.version !== 1 || ck.key !== key) {
-      throw new Error(`acdc: checkpoint ${opts.resumeFrom} belongs to another run (its settings: ${ck.key}; this run: ${key})`);
+      throw new Error(`acdc: checkpoint ${where} belongs to another run (its settings: ${ck.key}; this run: ${key})`);
     }
-    if (ck.mask.length !== mask.length) throw new Error(`acdc: checkpoint ${opts.resumeFrom} has a mask of ${ck.mask.length} entries, expected ${mask.length}`);
+    if (ck.mask.length !== mask.length) throw new Error(`acdc: checkpoint ${where} has a mask of ${ck.mask.length} entries, expected ${mask.length}`);
     mask = Float32Array.from(ck.mask);
     for (const [e, s] of ck.scores) scores.set(e, s);
     trace.push(...ck.trace);
@@ -99,10 +100,10 @@ export function acdc(ctx: DiscoveryContext, opts: MethodOptions & { checkpointKe
 
   let prefix: { dispose(): void } | null = null;
   let prefixStage = -1;
-  const evalMasks = (masks: Float32Array[]): number[] => {
-    const logits = engine.run(masks, useResume && prefix ? { from: prefix } : {});
+  const evalMasks = async (masks: Float32Array[]): Promise<number[]> => {
+    const logits = await engine.run(masks, useResume && prefix ? { from: prefix } : {});
     try {
-      return objective.evaluate(logits);
+      return await objective.evaluate(logits);
     } finally {
       logits.dispose();
       forwards += masks.length;
@@ -123,10 +124,10 @@ export function acdc(ctx: DiscoveryContext, opts: MethodOptions & { checkpointKe
         const stage = engine.stageOfRow(row);
         if (useResume && stage !== prefixStage) {
           prefix?.dispose();
-          prefix = engine.prefix(mask, stage);
+          prefix = await engine.prefix(mask, stage);
           prefixStage = stage;
         }
-        let cur = evalMasks([mask])[0];
+        let cur = (await evalMasks([mask]))[0];
         let i = 0;
         let k = k0;
         while (i < senders.length) {
@@ -134,7 +135,7 @@ export function acdc(ctx: DiscoveryContext, opts: MethodOptions & { checkpointKe
           const masks: Float32Array[] = [];
           let m = mask;
           for (const s of cand) { m = m.slice(); m[row * S + s] = 0; masks.push(m); }
-          const vals = evalMasks(masks);
+          const vals = await evalMasks(masks);
           let j = 0;
           for (; j < cand.length; j++) {
             const edge = `${lay.senders[cand[j]]}->${receiver}`;
@@ -158,9 +159,7 @@ export function acdc(ctx: DiscoveryContext, opts: MethodOptions & { checkpointKe
       }
       if (opts.checkpoint) {
         const ck: AcdcCheckpoint = { version: 1, key, next: oi + 1, mask: Array.from(mask), scores: [...scores], trace, forwards };
-        const tmp = `${opts.checkpoint}.tmp`;
-        writeFileSync(tmp, JSON.stringify(ck));
-        renameSync(tmp, opts.checkpoint);
+        await opts.checkpoint.save(JSON.stringify(ck));
       }
     }
   } finally {

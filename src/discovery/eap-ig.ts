@@ -16,11 +16,10 @@
 import type { DiscoveryContext, DiscoveryResult, MethodOptions } from './types.js';
 import { attributionScores } from './eap.js';
 
-export function eapIg(ctx: DiscoveryContext, opts: MethodOptions): DiscoveryResult {
+export async function eapIg(ctx: DiscoveryContext, opts: MethodOptions): Promise<DiscoveryResult> {
   const steps = opts.steps ?? 5;
   if (!Number.isInteger(steps) || steps < 1) throw new Error(`eap-ig: --steps must be a positive integer, got ${opts.steps}`);
   const alphas = Array.from({ length: steps }, (_, k) => k / steps);
-  const timing = { seconds: 0 };
-  const scores = attributionScores(ctx, alphas, timing); // mean over the m steps
-  return { method: 'eap-ig', scores, circuit: new Set(), forwards: steps, backwards: steps, trace: [], attributionSeconds: timing.seconds };
+  const { scores, attribution } = await attributionScores(ctx, alphas); // mean over the m steps
+  return { method: 'eap-ig', scores, circuit: new Set(), forwards: steps, backwards: steps, trace: [], attributionSeconds: attribution.seconds };
 }

@@ -1,31 +1,20 @@
 /** The common signature of discovery methods (DESIGN.md "Discovery methods"). */
-import type { PatchingEngine } from '../patching/engine.js';
-import type { CircuitEvaluator } from '../patching/chunked.js';
+import type { CircuitEvaluator } from '../patching/evaluator.js';
 import type { Objective } from '../patching/objective.js';
 
+/**
+ * What a method sees: one engine over the whole batch (how it splits rows into chunks or
+ * threads is the engine's business), the objective, and a progress callback.
+ */
 export interface DiscoveryContext {
-  /** the edge-masked forward over the whole batch (possibly chunked) */
+  /** evaluate circuits (`run`), attribute (`attribute`), resume from prefixes (`prefix`) */
   engine: CircuitEvaluator;
   objective: Objective;
-  /**
-   * Attribution methods differentiate one engine at a time: the batch's chunks, each with its
-   * objective and weight (rows / total rows). Absent: `engine` is one PatchingEngine.
-   */
-  chunks?: Iterable<{ engine: PatchingEngine; objective: Objective; weight: number }>;
-  /**
-   * Attribution over other threads' rows (ParallelEngine): started before the local chunks,
-   * the returned function waits and gives their row-weighted gradient sum.
-   */
-  remoteAttribution?: (alphas: number[]) => () => { data: Float64Array | null; seconds: number };
-  /** how many chunks `chunks` yields (progress) */
-  chunkCount?: number;
   /** progress callback (edges tested, edges total estimate, kept) */
   onProgress?: (p: Progress) => void;
 }
 
 export interface Progress { done: number; total: number; kept: number; note?: string }
-
-export interface EdgeScore { edge: string; score: number }
 
 export interface DiscoveryResult {
   method: string;
@@ -41,6 +30,16 @@ export interface DiscoveryResult {
   attributionSeconds?: number;
 }
 
+/** A place for one checkpoint (text). Discovery touches no file system: the caller supplies this. */
+export interface CheckpointStore {
+  /** how to name it in messages (e.g. the file path) */
+  readonly name: string;
+  /** the saved text, or null when nothing is saved */
+  load(): Promise<string | null>;
+  /** replace the saved text (atomically where the medium allows) */
+  save(text: string): Promise<void>;
+}
+
 export interface MethodOptions {
   threshold?: number;
   topN?: number;
@@ -51,7 +50,11 @@ export interface MethodOptions {
   resume?: boolean;
   /** EAP-IG interpolation steps */
   steps?: number;
-  checkpoint?: string;
-  resumeFrom?: string;
+  /** where a checkpointing method saves its progress (the CLI: a file; a browser: storage) */
+  checkpoint?: CheckpointStore;
+  /** start from the checkpoint's saved state, if it holds one */
+  resumeFrom?: CheckpointStore;
+  /** the run's settings; a checkpoint of other settings is refused */
+  checkpointKey?: string;
   quiet?: boolean;
 }

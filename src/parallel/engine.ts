@@ -8,15 +8,14 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { HookedTransformer } from '../model/transformer.js';
-import { PatchingEngine, type EngineOptions, type EngineStats } from '../patching/engine.js';
-import { ChunkedEngine, type CircuitEvaluator } from '../patching/chunked.js';
+import { PatchingEngine, type EngineOptions } from '../patching/engine.js';
+import { ChunkedEngine } from '../patching/chunked.js';
+import type { Attribution, CircuitEvaluator, EngineStats, RunOptions } from '../patching/evaluator.js';
 import { ablationRows, type Ablation } from '../patching/ablation.js';
+import { sliceBatch, type Objective } from '../patching/objective.js';
 import { fullMask, type PatchLayout } from '../graph/layout.js';
-import type { TaskBatch } from '../tasks/types.js';
 import type { WorkerPool } from './pool.js';
-import type { HostArray, RunReply, WorkerMessage } from './worker.js';
-
-type MetricKind = Extract<WorkerMessage, { op: 'attribution' }>['metric'];
+import type { AttributionReply, HostArray, RunReply, WorkerMessage } from './protocol.js';
 
 let nextId = 1;
 
@@ -52,6 +51,7 @@ export class ParallelEngine implements CircuitEvaluator {
   private readonly remoteStats: EngineStats[] = [];
   private disposed = false;
 
+  /** Workers build their shares' engines in the background (their errors come with the first reply). */
   constructor(private readonly pool: WorkerPool, model: HookedTransformer, clean: number[][], ablation: Ablation, opts: EngineOptions & { batchSize?: number; streaming?: boolean }) {
     const N = clean.length;
     const threads = Math.min(N, pool.size + 1);
@@ -65,25 +65,21 @@ export class ParallelEngine implements CircuitEvaluator {
       positions: opts.positions ? rows(t, opts.positions) : undefined,
       batchSize: Math.min(opts.batchSize ?? this.sizes[t], this.sizes[t]),
     });
-    const { local } = pool.all<null, ChunkedEngine>((w) => {
-      if (w + 1 >= threads) return null;
+    for (let w = 0; w < this.workers; w++) {
       const s = share(w + 1);
-      const msg: WorkerMessage = { op: 'engine', id: this.id, clean: rows(w + 1, clean), ablation: s.ablation, splitEmbed: opts.splitEmbed ?? false, positions: s.positions, attribution: opts.attribution ?? false, batchSize: s.batchSize, streaming: opts.streaming ?? false };
-      return { msg };
-    }, () => {
-      const s = share(0);
-      return new ChunkedEngine(model, rows(0, clean), s.ablation, { splitEmbed: opts.splitEmbed, attribution: opts.attribution, positions: s.positions, batchSize: s.batchSize, streaming: opts.streaming });
-    });
-    this.local = local;
-    this.layout = local.layout;
+      pool.post(w, { op: 'engine', id: this.id, clean: rows(w + 1, clean), ablation: s.ablation, splitEmbed: opts.splitEmbed ?? false, positions: s.positions, attribution: opts.attribution ?? false, batchSize: s.batchSize, streaming: opts.streaming ?? false });
+    }
+    const s = share(0);
+    this.local = new ChunkedEngine(model, rows(0, clean), s.ablation, { splitEmbed: opts.splitEmbed, attribution: opts.attribution, positions: s.positions, batchSize: s.batchSize, streaming: opts.streaming });
+    this.layout = this.local.layout;
   }
 
   /** Workers holding a share. */
   private get workers(): number { return this.sizes.length - 1; }
 
   /** Requests to every worker with a share, the local part meanwhile; replies in worker order. */
-  private each<T, L>(msg: (w: number) => WorkerMessage, local: () => L): { local: L; remote: T[] } {
-    const r = this.pool.all<T, L>((w) => (w < this.workers ? { msg: msg(w) } : null), local);
+  private async each<T, L>(msg: (w: number) => WorkerMessage, local: () => L | Promise<L>): Promise<{ local: L; remote: T[] }> {
+    const r = await this.pool.all<T, L>((w) => (w < this.workers ? msg(w) : null), local);
     return { local: r.local, remote: r.remote.slice(0, this.workers) as T[] };
   }
 
@@ -97,7 +93,7 @@ export class ParallelEngine implements CircuitEvaluator {
   get skipDead(): boolean { return this.local.skipDead; }
   set skipDead(v: boolean) {
     this.local.skipDead = v;
-    for (let w = 0; w < this.workers; w++) this.pool.post(w, { op: 'skipDead', id: this.id, value: v } satisfies WorkerMessage);
+    for (let w = 0; w < this.workers; w++) this.pool.post(w, { op: 'skipDead', id: this.id, value: v });
   }
 
   get stats(): EngineStats {
@@ -112,64 +108,63 @@ export class ParallelEngine implements CircuitEvaluator {
   /** A naive forward of the whole batch: the local share's scaled to every row (same length). */
   fullForwardFlops(): number { return this.local.fullForwardFlops() * this.sizes.reduce((a, b) => a + b, 0) / this.sizes[0]; }
 
-  cleanLogits(): tf.Tensor3D {
-    const { local, remote } = this.each<RunReply, tf.Tensor3D>(() => ({ op: 'clean', id: this.id }), () => this.local.cleanLogits());
+  async cleanLogits(): Promise<tf.Tensor3D> {
+    const { local, remote } = await this.each<RunReply, tf.Tensor3D>(() => ({ op: 'clean', id: this.id }), () => this.local.cleanLogits());
     return this.joined(local, remote, 0) as tf.Tensor3D;
   }
 
-  run(masks: Float32Array[], opts: { from?: { dispose(): void }; separately?: boolean } = {}): tf.Tensor4D {
+  async run(masks: Float32Array[], opts: RunOptions = {}): Promise<tf.Tensor4D> {
     const from = opts.from as ParallelPrefix | undefined;
-    const { local, remote } = this.each<RunReply, tf.Tensor4D>(
+    const { local, remote } = await this.each<RunReply, tf.Tensor4D>(
       () => ({ op: 'run', id: this.id, masks, from: from?.pid, separately: opts.separately }),
       () => this.local.run(masks, { from: from?.local, separately: opts.separately }));
     return this.joined(local, remote, 1) as tf.Tensor4D;
   }
 
-  prefix(mask: Float32Array, stage: number): { dispose(): void } {
+  async prefix(mask: Float32Array, stage: number): Promise<{ dispose(): void }> {
     const pid = nextId++;
-    const { local } = this.each<null, { dispose(): void }>(() => ({ op: 'prefix', id: this.id, pid, mask, stage }), () => this.local.prefix(mask, stage));
+    const { local } = await this.each<null, { dispose(): void }>(() => ({ op: 'prefix', id: this.id, pid, mask, stage }), () => this.local.prefix(mask, stage));
     return new ParallelPrefix(local, pid, this);
   }
 
   /** @internal */
   freePrefix(pid: number): void {
     if (this.disposed) return;
-    for (let w = 0; w < this.workers; w++) this.pool.post(w, { op: 'freePrefix', pid } satisfies WorkerMessage);
+    for (let w = 0; w < this.workers; w++) this.pool.post(w, { op: 'freePrefix', pid });
   }
 
   /**
-   * Start the workers' attribution over their shares (the metric per chunk of their rows, each
-   * chunk weighted by its rows / `total`); the returned function waits for them and gives the
-   * sum of their weighted gradients and the seconds they spent. `batch` and `cleanLogits` are
-   * the whole batch's (each worker gets its rows).
+   * Each thread attributes its share (the workers rebuild the objective from its kind, their
+   * rows of the batch and of the clean logits); the shares' row means are weighted by their
+   * rows. Seconds: the slowest thread's (they overlap).
    */
-  startAttribution(metric: MetricKind, alphas: number[], batch: TaskBatch, cleanLogits: tf.Tensor3D, slice: (b: TaskBatch, s: number, e: number) => TaskBatch): () => { data: Float64Array | null; seconds: number } {
-    if (this.workers === 0) return () => ({ data: null, seconds: 0 });
-    if (!this.pool.task) throw new Error('parallel attribution: the worker pool was started without a task spec');
-    const N = batch.clean.length;
-    for (let w = 0; w < this.workers; w++) {
-      const s = this.offsets[w + 1], n = this.sizes[w + 1];
-      const cl = tf.tidy(() => tf.slice(cleanLogits, [s, 0, 0], [n, -1, -1]));
-      const host = { shape: [...cl.shape], data: cl.dataSync() as Float32Array };
-      cl.dispose();
-      const msg: WorkerMessage = { op: 'attribution', id: this.id, metric, alphas, batch: slice(batch, s, s + n), cleanLogits: host, total: N };
-      this.pool.request(w, msg);
+  async attribute(objective: Objective, alphas: number[], onChunk?: (done: number, total: number) => void): Promise<Attribution> {
+    if (this.workers > 0 && !this.pool.task) throw new Error('parallel attribution: the worker pool was started without a task spec');
+    const N = this.sizes.reduce((a, b) => a + b, 0);
+    const cleanRows = await Promise.all(this.offsets.slice(1).map(async (s, w) => {
+      const cl = tf.slice(objective.clean, [s, 0, 0], [this.sizes[w + 1], -1, -1]);
+      try { return { shape: [...cl.shape], data: await cl.data() as Float32Array }; } finally { cl.dispose(); }
+    }));
+    const mine = objective.rows(0, this.sizes[0]);
+    let r: { local: Attribution; remote: AttributionReply[] };
+    try {
+      r = await this.each<AttributionReply, Attribution>((w) => {
+        const s = this.offsets[w + 1], e = s + this.sizes[w + 1];
+        return { op: 'attribution', id: this.id, metric: objective.kind, alphas, batch: sliceBatch(objective.batch, s, e), cleanLogits: cleanRows[w] };
+      }, () => this.local.attribute(mine, alphas, onChunk));
+    } finally {
+      mine.dispose();
     }
-    return () => {
-      let data: Float64Array | null = null;
-      let seconds = 0;
-      let err: unknown = null;
-      for (let w = 0; w < this.workers; w++) {
-        try {
-          const r = this.pool.wait<{ data: Float64Array; seconds: number; stats: EngineStats }>(w);
-          this.remoteStats[w] = r.stats;
-          seconds = Math.max(seconds, r.seconds);
-          if (!data) data = r.data; else for (let i = 0; i < data.length; i++) data[i] += r.data[i];
-        } catch (e) { err ??= e; }
-      }
-      if (err) throw err;
-      return { data, seconds };
-    };
+    const grad = new Float64Array(r.local.grad.length);
+    let seconds = r.local.seconds;
+    const add = (g: Float64Array, rows: number) => { for (let j = 0; j < grad.length; j++) grad[j] += (rows / N) * g[j]; };
+    add(r.local.grad, this.sizes[0]);
+    r.remote.forEach((x, w) => {
+      this.remoteStats[w] = x.stats;
+      seconds = Math.max(seconds, x.seconds);
+      add(x.grad, this.sizes[w + 1]);
+    });
+    return { grad, seconds };
   }
 
   dispose(): void {
@@ -177,7 +172,7 @@ export class ParallelEngine implements CircuitEvaluator {
     this.disposed = true;
     this.local.dispose();
     for (let w = 0; w < this.workers; w++) {
-      try { this.pool.post(w, { op: 'freeEngine', id: this.id } satisfies WorkerMessage); } catch { /* pool closed: the workers are gone */ }
+      try { this.pool.post(w, { op: 'freeEngine', id: this.id }); } catch { /* pool closed: the workers are gone */ }
     }
   }
 }

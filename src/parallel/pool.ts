@@ -4,32 +4,21 @@
  * backend and its own copy of the model (rebuilt from `model.stateDict()`), and the prompts are
  * split between the main thread and the workers (ParallelEngine, ./engine.ts).
  *
- * Calls are synchronous on the main thread, so the discovery code stays synchronous: a request
- * is posted on a MessageChannel, the main thread does its own share, then blocks on an
- * Atomics.wait over a shared counter that the worker bumps after posting its reply, and takes
- * the reply with `receiveMessageOnPort`. Startup is asynchronous (`WorkerPool.start`): loading
- * the worker's modules needs the main thread's event loop (the TypeScript loader under tests).
+ * Everything is a promise (protocol.ts): `request` posts a numbered message and resolves with
+ * the worker's reply; the main thread computes its own share meanwhile and then awaits. Nothing
+ * blocks a thread, so the same protocol serves Web Workers.
  */
 import { fileURLToPath } from 'node:url';
-import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort, type TransferListItem } from 'node:worker_threads';
+import { MessageChannel, Worker, type MessagePort, type TransferListItem } from 'node:worker_threads';
 import type { HookedTransformer } from '../model/transformer.js';
+import type { TaskSpec, WorkerInit, WorkerMessage, WorkerReply } from './protocol.js';
 
-/** How a worker rebuilds the task (for attribution, whose metric runs in the worker). */
-export interface TaskSpec { task?: string; data?: string; corrupt?: string }
+export type { TaskSpec } from './protocol.js';
 
-export interface WorkerInit {
-  backend: string;
-  cfg: HookedTransformer['cfg'];
-  weights: [string, readonly number[], Float32Array][];
-  processing: string[];
-  task: TaskSpec | null;
-  counter: SharedArrayBuffer;
-  port: MessagePort;
-}
+interface Pending { resolve: (v: unknown) => void; reject: (e: Error) => void }
+interface Slot { worker: Worker; port: MessagePort; pending: Map<number, Pending>; dead: string | null }
 
-export type WorkerReply = { ok: true; value: unknown } | { ok: false; error: string };
-
-interface Slot { worker: Worker; port: MessagePort; counter: Int32Array; expected: number; received: number }
+let nextRequest = 1;
 
 export class WorkerPool {
   private closed = false;
@@ -45,18 +34,16 @@ export class WorkerPool {
   static async start(model: HookedTransformer, opts: { threads: number; backend: string; task?: TaskSpec }): Promise<WorkerPool> {
     const n = Math.floor(opts.threads) - 1;
     if (!(n >= 0)) throw new Error(`--workers must be a positive integer, got ${opts.threads}`);
-    const weights = [...model.stateDict()].map(([k, h]) => [k, h.shape, h.data] as [string, readonly number[], Float32Array]);
+    const weights = [...await model.stateDict()].map(([k, h]) => [k, h.shape, h.data] as [string, readonly number[], Float32Array]);
     const slots: Slot[] = [];
     try {
       for (let i = 0; i < n; i++) {
-        const counter = new SharedArrayBuffer(4);
         const { port1, port2 } = new MessageChannel();
-        const init: WorkerInit = { backend: opts.backend === 'tensorflow' ? 'node' : opts.backend, cfg: model.cfg, weights, processing: [...model.processing], task: opts.task ?? null, counter, port: port2 };
-        const worker = spawn(init, [port2]);
-        slots.push({ worker, port: port1, counter: new Int32Array(counter), expected: 0, received: 0 });
+        const init: WorkerInit & { port: MessagePort } = { backend: opts.backend === 'tensorflow' ? 'node' : opts.backend, cfg: model.cfg, weights, processing: [...model.processing], task: opts.task ?? null, port: port2 };
+        slots.push({ worker: spawn(init, [port2]), port: port1, pending: new Map(), dead: null });
       }
       await Promise.all(slots.map((s, i) => new Promise<void>((resolve, reject) => {
-        s.worker.once('message', (m: WorkerReply) => (m.ok ? resolve() : reject(new Error(`worker ${i + 1}: ${m.error}`))));
+        s.worker.once('message', (m: { ok: boolean; error?: string }) => (m.ok ? resolve() : reject(new Error(`worker ${i + 1}: ${m.error}`))));
         s.worker.once('error', (e) => reject(new Error(`worker ${i + 1} failed to start: ${e.message}`)));
         s.worker.once('exit', (code) => reject(new Error(`worker ${i + 1} exited during startup (code ${code})`)));
       })));
@@ -64,63 +51,67 @@ export class WorkerPool {
       for (const s of slots) void s.worker.terminate();
       throw e;
     }
-    for (const s of slots) { s.worker.removeAllListeners(); s.worker.unref(); s.port.unref(); }
+    slots.forEach((s, i) => {
+      s.worker.removeAllListeners();
+      const fail = (why: string) => {
+        s.dead = why;
+        for (const p of s.pending.values()) p.reject(new Error(`worker ${i + 1} ${why}`));
+        s.pending.clear();
+        s.port.unref();
+      };
+      s.worker.on('error', (e) => fail(`failed: ${e.message}`));
+      s.worker.on('exit', () => fail('died (out of memory, or a crash in the backend)'));
+      s.port.on('message', (r: WorkerReply) => {
+        const p = s.pending.get(r.reply);
+        if (!p) return;
+        s.pending.delete(r.reply);
+        if (s.pending.size === 0) s.port.unref();
+        if (r.ok) p.resolve(r.value); else p.reject(new Error(`worker ${i + 1}: ${r.error}`));
+      });
+      s.port.unref();
+      s.worker.unref();
+    });
     return new WorkerPool(slots, opts.task ?? null);
   }
 
-  /** Post a message that gets no reply (processed in order with the others). */
-  post(w: number, msg: object, transfer: TransferListItem[] = []): void {
+  /** Post a message that gets no reply (processed in order with the others; its error comes with the next reply). */
+  post(w: number, msg: WorkerMessage, transfer: TransferListItem[] = []): void {
     this.slot(w).port.postMessage(msg, transfer);
   }
 
-  /** Post a request; `wait(w)` returns its reply. One request per worker may be outstanding. */
-  request(w: number, msg: object, transfer: TransferListItem[] = []): void {
+  /** Post a request; resolves with worker w's reply, rejects with its error. */
+  request<T>(w: number, msg: WorkerMessage, transfer: TransferListItem[] = []): Promise<T> {
     const s = this.slot(w);
-    if (s.expected !== s.received) throw new Error(`worker ${w + 1}: a request is already outstanding`);
-    s.expected++;
-    s.port.postMessage({ ...msg, reply: true }, transfer);
+    if (s.dead) return Promise.reject(new Error(`worker ${w + 1} ${s.dead}`));
+    const reply = nextRequest++;
+    return new Promise<T>((resolve, reject) => {
+      s.pending.set(reply, { resolve: resolve as (v: unknown) => void, reject });
+      s.port.ref(); // an outstanding request keeps the process alive
+      s.port.postMessage({ ...msg, reply }, transfer);
+    });
   }
 
-  /** Block until worker w's reply to its outstanding request; throws the worker's error. */
-  wait<T>(w: number): T {
-    const s = this.slot(w);
-    if (s.expected === s.received) throw new Error(`worker ${w + 1}: no outstanding request`);
-    for (;;) {
-      if (Atomics.load(s.counter, 0) >= s.expected) {
-        const m = receiveMessageOnPort(s.port);
-        if (m) {
-          s.received++;
-          const r = m.message as WorkerReply;
-          if (!r.ok) throw new Error(`worker ${w + 1}: ${r.error}`);
-          return r.value as T;
-        }
-      }
-      Atomics.wait(s.counter, 0, s.expected - 1, 250);
-      if (s.worker.threadId === -1) throw new Error(`worker ${w + 1} died (out of memory, or a crash in the backend)`);
-    }
-  }
-
-  /** Send each worker its request (`msg(w)`), run `local` meanwhile, then collect the replies. */
-  all<T, L>(msg: (w: number) => { msg: object; transfer?: TransferListItem[] } | null, local: () => L): { local: L; remote: (T | undefined)[] } {
-    const asked: boolean[] = [];
-    for (let w = 0; w < this.size; w++) {
+  /**
+   * Send each worker its request (`msg(w)`, null: none), run `local` meanwhile, then await the
+   * replies (in worker order). On any error every reply is still awaited, so the pool stays usable.
+   */
+  async all<T, L>(msg: (w: number) => WorkerMessage | null, local: () => L | Promise<L>): Promise<{ local: L; remote: (T | undefined)[] }> {
+    const asked = Array.from({ length: this.size }, (_, w) => {
       const m = msg(w);
-      asked.push(m !== null);
-      if (m) this.request(w, m.msg, m.transfer);
-    }
+      return m ? this.request<T>(w, m) : Promise.resolve(undefined);
+    });
+    const settled = Promise.allSettled(asked);
     let out: L;
     try {
-      out = local();
+      out = await local();
     } catch (e) {
-      // drain the replies so the pool stays usable
-      for (let w = 0; w < this.size; w++) if (asked[w]) { try { this.wait(w); } catch { /* the local error wins */ } }
+      await settled; // the local error wins
       throw e;
     }
     const remote: (T | undefined)[] = [];
     let err: unknown = null;
-    for (let w = 0; w < this.size; w++) {
-      if (!asked[w]) { remote.push(undefined); continue; }
-      try { remote.push(this.wait<T>(w)); } catch (e) { err ??= e; remote.push(undefined); }
+    for (const r of await settled) {
+      if (r.status === 'fulfilled') remote.push(r.value); else { err ??= r.reason; remote.push(undefined); }
     }
     if (err) throw err;
     return { local: out, remote };
@@ -136,12 +127,17 @@ export class WorkerPool {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const s of this.slots) { s.port.close(); void s.worker.terminate(); }
+    for (const s of this.slots) {
+      for (const p of s.pending.values()) p.reject(new Error('worker pool: closed'));
+      s.pending.clear();
+      s.port.close();
+      void s.worker.terminate();
+    }
   }
 }
 
 /** The worker module: compiled JavaScript, or (tests, tsx) its TypeScript source through tsx. */
-function spawn(init: WorkerInit, transfer: TransferListItem[]): Worker {
+function spawn(init: WorkerInit & { port: MessagePort }, transfer: TransferListItem[]): Worker {
   const self = import.meta.url;
   if (self.endsWith('.ts')) {
     const entry = new URL('./worker.ts', self).href;

@@ -22,8 +22,22 @@
 import * as tf from '@tensorflow/tfjs';
 import { hook } from '../model/hook-names.js';
 import { layerNorm, perHeadOut } from '../model/components.js';
-import type { PatchingEngine } from './engine.js';
-import type { HookSpec } from '../model/transformer.js';
+import type { HookedTransformer, HookSpec } from '../model/transformer.js';
+import type { PatchLayout } from '../graph/layout.js';
+
+/** What attribution needs of an engine (PatchingEngine is one). */
+export interface AttributionSubject {
+  readonly model: HookedTransformer;
+  readonly layout: PatchLayout;
+  readonly clean: number[][];
+  readonly B: number;
+  readonly T: number;
+  fullMask(): Float32Array;
+  /** every sender's clean - ablated output, [S, B*T*D] (the caller owns it) */
+  senderDeltaMatrix(): tf.Tensor2D;
+  /** residuals [B, T, D] at the metric positions: [1, B, K, D] */
+  atMetricPositions(x: tf.Tensor3D): tf.Tensor4D;
+}
 
 /**
  * LayerNorm's input gradient for upstream gradients `dy` [..., D] of outputs xhat * w + b,
@@ -44,7 +58,7 @@ export function layerNormBackward(dy: tf.Tensor, xhat: tf.Tensor, scale: tf.Tens
  * `alphas` (1 = EAP; k/m for k < m = EAP-IG). `metric` takes logits [1, B, K, V] at the
  * engine's metric positions and returns the batch-mean scalar.
  */
-export function attributionGradient(engine: PatchingEngine, metric: (logits: tf.Tensor4D) => tf.Scalar, alphas: number[] = [1]): Float64Array {
+export async function attributionGradient(engine: AttributionSubject, metric: (logits: tf.Tensor4D) => tf.Scalar, alphas: number[] = [1]): Promise<Float64Array> {
   const model = engine.model;
   const cfg = model.cfg;
   const lay = engine.layout;
@@ -66,20 +80,24 @@ export function attributionGradient(engine: PatchingEngine, metric: (logits: tf.
     try {
       for (const alpha of alphas) {
         const grads = stepGradients(alpha);
+        // Every receiver block's [ncols, BTD] x [BTD, nr] contraction, flattened into one vector:
+        // one read per step.
+        let flat: tf.Tensor1D;
         try {
-          for (const { row, ncols, g } of grads) {
-            // [ncols, BTD] x [BTD, nr] -> [ncols, nr]
-            const nr = g.shape[1];
-            const blk = tf.tidy(() => tf.matMul(tf.slice(delta, [0, 0], [ncols, BTD]), g));
-            const d = blk.dataSync();
-            blk.dispose();
-            for (let s = 0; s < ncols; s++) for (let i = 0; i < nr; i++) {
-              const o = (row + i) * S + s;
-              if (exists[o] === 1) out[o] += d[s * nr + i] / alphas.length;
-            }
-          }
+          flat = tf.tidy(() => tf.concat(grads.map(({ ncols, g }) => tf.reshape(tf.matMul(tf.slice(delta, [0, 0], [ncols, BTD]), g), [-1]))) as tf.Tensor1D);
         } finally {
           for (const x of grads) x.g.dispose();
+        }
+        let d: Float32Array;
+        try { d = (await flat.data()) as Float32Array; } finally { flat.dispose(); }
+        let at = 0;
+        for (const { row, ncols, g } of grads) {
+          const nr = g.shape[1];
+          for (let s = 0; s < ncols; s++) for (let i = 0; i < nr; i++) {
+            const o = (row + i) * S + s;
+            if (exists[o] === 1) out[o] += d[at + s * nr + i] / alphas.length;
+          }
+          at += ncols * nr;
         }
       }
     } finally {

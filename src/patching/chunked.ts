@@ -7,27 +7,13 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { HookedTransformer } from '../model/transformer.js';
-import { PatchingEngine, type EngineOptions, type EngineStats, type Prefix } from './engine.js';
+import { PatchingEngine, type EngineOptions, type Prefix } from './engine.js';
 import { ablationRows, type Ablation } from './ablation.js';
 import { buildLayout, fullMask, type PatchLayout } from '../graph/layout.js';
+import type { Objective } from './objective.js';
+import type { Attribution, CircuitEvaluator, EngineStats, RunOptions } from './evaluator.js';
 
-/** What ACDC and the evaluators need of an engine: PatchingEngine and ChunkedEngine both are. */
-export interface CircuitEvaluator {
-  readonly layout: PatchLayout;
-  skipDead: boolean;
-  fullMask(): Float32Array;
-  /** the clean model's logits at the metric positions [B, K, V], from a plain forward */
-  cleanLogits(): tf.Tensor3D;
-  /** `separately`: one forward per circuit (each skips the senders it does not read) */
-  run(masks: Float32Array[], opts?: { from?: { dispose(): void }; separately?: boolean }): tf.Tensor4D;
-  prefix(mask: Float32Array, stage: number): { dispose(): void };
-  stageOfRow(r: number): number;
-  firstRowOfStage(stage: number): number;
-  fullForwardFlops(): number;
-  readonly stats: EngineStats;
-  dispose(): void;
-}
-
+export type { Attribution, CircuitEvaluator, EngineStats, MaybePromise, RunOptions } from './evaluator.js';
 
 class ChunkPrefix {
   constructor(readonly parts: Prefix[]) {}
@@ -118,7 +104,7 @@ export class ChunkedEngine implements CircuitEvaluator {
     }
   }
 
-  run(masks: Float32Array[], opts: { from?: { dispose(): void }; separately?: boolean } = {}): tf.Tensor4D {
+  run(masks: Float32Array[], opts: RunOptions = {}): tf.Tensor4D {
     const from = opts.from as ChunkPrefix | undefined;
     if (from && this.streaming) throw new Error('patching: layer-resumed prefixes need held chunk engines (not available when streaming)');
     const outs: tf.Tensor4D[] = [];
@@ -141,6 +127,28 @@ export class ChunkedEngine implements CircuitEvaluator {
       throw err;
     }
     return new ChunkPrefix(parts);
+  }
+
+  async attribute(objective: Objective, alphas: number[], onChunk?: (done: number, total: number) => void): Promise<Attribution> {
+    const N = this.clean.length;
+    let grad: Float64Array | null = null;
+    let seconds = 0;
+    let i = 0;
+    for (const e of this.each({ attribution: true })) {
+      const s = this.offsets[i], rows = this.sizes[i];
+      const obj = objective.rows(s, s + rows);
+      try {
+        const r = await e.attribute(obj, alphas);
+        seconds += r.seconds;
+        grad ??= new Float64Array(r.grad.length);
+        for (let j = 0; j < grad.length; j++) grad[j] += (rows / N) * r.grad[j];
+      } finally {
+        obj.dispose();
+      }
+      i++;
+      onChunk?.(i, this.offsets.length);
+    }
+    return { grad: grad!, seconds };
   }
 
   dispose(): void { for (const e of this.engines) e.dispose(); this.engines.length = 0; }

@@ -20,6 +20,9 @@ import { hook } from '../model/hook-names.js';
 import { activation, attendValues, attentionPattern, layerNorm, linear, perHeadIn, perHeadOut } from '../model/components.js';
 import { buildLayout, fullMask, type PatchLayout } from '../graph/layout.js';
 import type { Ablation } from './ablation.js';
+import { attributionGradient } from './attribution.js';
+import type { Attribution, CircuitEvaluator, EngineStats, RunOptions } from './evaluator.js';
+import type { Objective } from './objective.js';
 
 
 export interface EngineOptions {
@@ -36,8 +39,6 @@ export interface EngineOptions {
 /** Deltas (patched - ablated) of some senders: columns `col .. col+n-1`, or the listed `cols`. */
 interface Group { col: number; n: number; cols?: number[]; colIdx?: tf.Tensor1D; delta: tf.Tensor3D /* [C|1, n, B*T*D] */ }
 
-/** FLOPs spent, counted per batch row of each circuit; `fullForward` is a naive forward's. */
-export interface EngineStats { runs: number; circuits: number; flops: number }
 
 /** Deltas of the sender groups produced before `stage`, for one circuit. Owns its tensors. */
 export class Prefix {
@@ -65,7 +66,7 @@ function positionSelector(given: number[][] | undefined, B: number, T: number): 
   return { positions, K, sel };
 }
 
-export class PatchingEngine {
+export class PatchingEngine implements CircuitEvaluator {
   readonly layout: PatchLayout;
   readonly B: number;
   readonly T: number;
@@ -208,17 +209,18 @@ export class PatchingEngine {
   fullMask(): Float32Array { return this.existsHost.slice(); }
 
   /** Logits [C, B, K, V] for each circuit mask (see layout.ts for the mask layout). */
-  run(masks: Float32Array[], opts: { from?: Prefix; separately?: boolean } = {}): tf.Tensor4D {
+  run(masks: Float32Array[], opts: RunOptions = {}): tf.Tensor4D {
+    const from = opts.from as Prefix | undefined;
     if (masks.length === 0) throw new Error('patching: no circuits to run');
     if (opts.separately && masks.length > 1) {
       // One forward per circuit: each skips the senders it does not read (an empty circuit
       // costs almost nothing), where a batched forward computes the union for all.
-      const outs = masks.map((m) => this.run([m], { from: opts.from }));
+      const outs = masks.map((m) => this.run([m], { from }));
       try { return tf.concat(outs, 0) as tf.Tensor4D; } finally { tf.dispose(outs); }
     }
     const R = this.layout.receivers.length, S = this.layout.senders.length;
     for (const m of masks) if (m.length !== R * S) throw new Error(`patching: mask has ${m.length} entries, expected ${R} x ${S}`);
-    if (opts.from) this.checkPrefix(masks, opts.from);
+    if (from) this.checkPrefix(masks, from);
     const all = new Float32Array(masks.length * R * S);
     masks.forEach((m, i) => all.set(m, i * R * S));
     let live: Uint8Array | null = null;
@@ -231,7 +233,7 @@ export class PatchingEngine {
     }
     const M = tf.tensor3d(all, [masks.length, R, S]);
     try {
-      return this.forward(M, null, opts.from ?? null, null, live) as tf.Tensor4D;
+      return this.forward(M, null, from ?? null, null, live) as tf.Tensor4D;
     } finally { M.dispose(); }
   }
 
@@ -494,6 +496,14 @@ export class PatchingEngine {
       if (!collect) for (const g of own) { g.delta.dispose(); g.colIdx?.dispose(); }
       for (const c of catCache.values()) { c.delta.dispose(); c.idx?.dispose(); }
     }
+  }
+
+  /** The objective's gradient for every edge from one plain forward and backward per step (attribution.ts). */
+  async attribute(objective: Objective, alphas: number[], onChunk?: (done: number, total: number) => void): Promise<Attribution> {
+    const t = performance.now();
+    const grad = await attributionGradient(this, (l) => objective.differentiable(l), alphas);
+    onChunk?.(1, 1);
+    return { grad, seconds: (performance.now() - t) / 1000 };
   }
 
   dispose(): void {

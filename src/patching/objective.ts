@@ -3,6 +3,10 @@
  * number per circuit, LOWER = closer to the clean model (ACDC minimises): KL(clean || patched)
  * averaged over rows and metric positions, or the negated task metric. `taskMetric` gives the
  * task metric itself (higher = behaviour present) for reports and for attribution gradients.
+ * Both read the device once per call (one [C] vector).
+ *
+ * An objective knows its batch and clean logits, so an engine that splits the rows (chunks,
+ * threads) takes the objective of its rows with `rows(s, e)`.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Task, TaskBatch } from '../tasks/types.js';
@@ -10,32 +14,55 @@ import { klDivergence } from '../tasks/metrics.js';
 
 export type MetricKind = 'kl' | 'task';
 
+export type ObjectiveTask = Pick<Task, 'metric' | 'metricName'>;
+
 export interface Objective {
   readonly kind: MetricKind;
   readonly name: string;
+  readonly task: ObjectiveTask;
+  readonly batch: TaskBatch;
+  /** the clean model's logits at the metric positions [B, K, V] (owned by the objective) */
+  readonly clean: tf.Tensor3D;
   /** per-circuit objective, lower is better */
-  evaluate(logits: tf.Tensor4D): number[];
+  evaluate(logits: tf.Tensor4D): Promise<number[]>;
   /** differentiable scalar whose gradient attribution uses: mean over circuits of the task metric (or -KL) */
   differentiable(logits: tf.Tensor4D): tf.Scalar;
   /** the task metric per circuit (higher = behaviour present) */
-  taskMetric(logits: tf.Tensor4D): number[];
+  taskMetric(logits: tf.Tensor4D): Promise<number[]>;
+  /** the same objective over rows [s, e) of the batch (the caller disposes it) */
+  rows(s: number, e: number): Objective;
   dispose(): void;
 }
 
-export function makeObjective(kind: MetricKind, task: Pick<Task, 'metric' | 'metricName'>, batch: TaskBatch, cleanLogits: tf.Tensor3D): Objective {
+/** One value per circuit of `logits` [C, B, K, V], read from the device once. */
+export async function perCircuit(logits: tf.Tensor4D, f: (l: tf.Tensor3D) => tf.Scalar): Promise<number[]> {
+  const v = tf.tidy(() => tf.stack(tf.unstack(logits).map((l) => f(l as tf.Tensor3D))));
+  try {
+    return Array.from(await v.data());
+  } finally {
+    v.dispose();
+  }
+}
+
+function checkFinite(xs: number[], what: string): number[] {
+  for (const x of xs) if (!Number.isFinite(x)) throw new Error(`objective: the ${what} metric is ${x} (NaN or infinite logits?)`);
+  return xs;
+}
+
+/** Rows [s, e) of a batch (per-row arrays in `meta` are sliced too). */
+export function sliceBatch(b: TaskBatch, s: number, e: number): TaskBatch {
+  const n = b.clean.length;
+  const meta = b.meta ? Object.fromEntries(Object.entries(b.meta).map(([k, v]) => [k, Array.isArray(v) && v.length === n ? v.slice(s, e) : v])) : undefined;
+  return { clean: b.clean.slice(s, e), corrupt: b.corrupt.slice(s, e), positions: b.positions.slice(s, e), answers: b.answers.slice(s, e), wrong: b.wrong.slice(s, e), ...(meta ? { meta } : {}) };
+}
+
+export function makeObjective(kind: MetricKind, task: ObjectiveTask, batch: TaskBatch, cleanLogits: tf.Tensor3D): Objective {
   const clean = tf.keep(cleanLogits.clone()); // [B, K, V]
-  const perCircuit = (logits: tf.Tensor4D, f: (l: tf.Tensor3D) => tf.Scalar): number[] =>
-    tf.tidy(() => tf.unstack(logits).map((l) => f(l as tf.Tensor3D).dataSync()[0]));
-  const checkFinite = (xs: number[], what: string) => {
-    for (const x of xs) if (!Number.isFinite(x)) throw new Error(`objective: the ${what} metric is ${x} (NaN or infinite logits?)`);
-    return xs;
-  };
+  const what = kind === 'kl' ? 'KL' : task.metricName;
   return {
-    kind,
+    kind, task, batch, clean,
     name: kind === 'kl' ? 'kl' : task.metricName,
-    evaluate: (logits) => checkFinite(kind === 'kl'
-      ? perCircuit(logits, (l) => klDivergence(clean, l))
-      : perCircuit(logits, (l) => tf.neg(task.metric(l, batch))), kind === 'kl' ? 'KL' : task.metricName),
+    evaluate: async (logits) => checkFinite(await perCircuit(logits, (l) => (kind === 'kl' ? klDivergence(clean, l) : tf.neg(task.metric(l, batch)))), what),
     differentiable: (logits) => tf.tidy(() => {
       const [C, B, K, V] = logits.shape;
       // slices, not unstack: tfjs' Unpack gradient fails when a piece gets no gradient
@@ -45,7 +72,11 @@ export function makeObjective(kind: MetricKind, task: Pick<Task, 'metric' | 'met
       });
       return tf.div(tf.addN(parts), C) as tf.Scalar;
     }),
-    taskMetric: (logits) => checkFinite(perCircuit(logits, (l) => task.metric(l, batch)), task.metricName),
+    taskMetric: async (logits) => checkFinite(await perCircuit(logits, (l) => task.metric(l, batch)), task.metricName),
+    rows: (s, e) => {
+      const cl = tf.slice(clean, [s, 0, 0], [e - s, -1, -1]);
+      try { return makeObjective(kind, task, sliceBatch(batch, s, e), cl); } finally { cl.dispose(); }
+    },
     dispose: () => clean.dispose(),
   };
 }

@@ -58,7 +58,7 @@ function probeGradient(eng: PatchingEngine, metric: (l: tf.Tensor4D) => tf.Scala
 }
 
 describe('attribution from a plain forward and backward', () => {
-  it('equals the probe gradient through the edge-masked forward (EAP and EAP-IG steps, every ablation)', () => {
+  it('equals the probe gradient through the edge-masked forward (EAP and EAP-IG steps, every ablation)', async () => {
     const rng = new Rng(9);
     for (const s of subjects) {
       const T = s.clean[0].length;
@@ -69,7 +69,7 @@ describe('attribution from a plain forward and backward', () => {
         for (const attribution of [true, false]) {
           const eng = new PatchingEngine(s.model, s.clean, ab, { splitEmbed: s.splitEmbed, positions, attribution });
           for (const alphas of [[1], [0, 0.5]]) {
-            const fast = attributionGradient(eng, metric, alphas);
+            const fast = await attributionGradient(eng, metric, alphas);
             const slow = probeGradient(eng, metric, alphas);
             const big = Math.max(...Array.from(slow, Math.abs));
             expect(big, `${s.name}/${name} gradient scale`).toBeGreaterThan(1e-3);
@@ -117,8 +117,8 @@ describe('attribution from a plain forward and backward', () => {
     const eng = new PatchingEngine(s.model, s.clean, { kind: 'resample', corrupt: s.corrupt }, { attribution: true });
     const answers = s.clean.map(() => Array.from({ length: s.clean[0].length }, () => 1));
     const metric = (l: tf.Tensor4D) => answerLogProb(tf.squeeze(l, [0]) as tf.Tensor3D, answers);
-    attributionGradient(eng, metric, [1]);
-    await expectNoLeak(() => { for (let i = 0; i < 3; i++) attributionGradient(eng, metric, [0, 0.5]); }, 'attribution');
+    await attributionGradient(eng, metric, [1]);
+    await expectNoLeak(async () => { for (let i = 0; i < 3; i++) await attributionGradient(eng, metric, [0, 0.5]); }, 'attribution');
     eng.dispose();
   });
 });

@@ -45,12 +45,16 @@ function oracleMetric(edges: Set<string>): number {
 }
 
 describe('discover pipeline', () => {
-  it('--batch-size chunking gives the same circuit, scores and metrics', () => {
+  it('--batch-size chunking gives the same circuit, scores and metrics', async () => {
     for (const method of ['acdc', 'eap', 'eap-ig']) {
       const opts = { method, threshold: method === 'acdc' ? 0.05 : undefined, topN: method === 'acdc' ? undefined : 8, splitEmbed: true, modelName: 'p', backend: 'wasm', tokenizer: new IdTokenizer(53), batch };
-      const whole = discover(model, task, opts).file;
+      const w = await discover(model, task, opts);
+      w.evaluator.dispose();
+      const whole = w.file;
       const before = tf.memory().numTensors;
-      const chunked = discover(model, task, { ...opts, batchSize: 7 }).file; // 24 rows -> 7, 7, 7, 3 (attribution: streamed)
+      const c = await discover(model, task, { ...opts, batchSize: 7 }); // 24 rows -> 7, 7, 7, 3 (attribution: streamed)
+      c.evaluator.dispose();
+      const chunked = c.file;
       expect(tf.memory().numTensors, `${method} chunked leaks`).toBe(before);
       expect([...circuitEdgeKeys(chunked)].sort(), method).toEqual([...circuitEdgeKeys(whole)].sort());
       for (const k of ['clean', 'corrupted', 'circuit'] as const) {
@@ -62,11 +66,12 @@ describe('discover pipeline', () => {
   });
 
   for (const method of ['acdc', 'eap', 'eap-ig']) {
-    it(`${method}: results agree with the oracle; outputs hold every kept edge`, () => {
-      const { file } = discover(model, task, {
+    it(`${method}: results agree with the oracle; outputs hold every kept edge`, async () => {
+      const { file, evaluator } = await discover(model, task, {
         method, threshold: method === 'acdc' ? 0.05 : undefined, topN: method === 'acdc' ? undefined : 8,
         splitEmbed: true, modelName: 'permute_lists', backend: 'wasm', tokenizer: new IdTokenizer(53), batch,
       });
+      evaluator.dispose();
       const kept = circuitEdgeKeys(file);
       expect(kept.size).toBe(file.results.edgesKept);
       expect(file.results.edgesTotal).toBe(19);

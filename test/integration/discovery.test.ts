@@ -23,6 +23,7 @@ import { eap } from '../../src/discovery/eap.js';
 import { eapIg } from '../../src/discovery/eap-ig.js';
 import { pruneDangling, selectGreedy, selectTopN } from '../../src/graph/selection.js';
 import type { DiscoveryContext } from '../../src/discovery/types.js';
+import { fileCheckpoint } from '../../src/cli/context.js';
 import { permuteLists } from '../../src/tasks/toy/generators.js';
 import { answerLogProb, pick } from '../../src/tasks/metrics.js';
 import type { TaskBatch } from '../../src/tasks/types.js';
@@ -52,13 +53,13 @@ beforeAll(async () => {
 afterAll(() => model?.dispose());
 
 describe('EAP', () => {
-  it('equals the per-edge formula from hooks and model gradients', () => {
+  it('equals the per-edge formula from hooks and model gradients', async () => {
     const ctx = context('task', 'resample', logitTask);
-    const res = eap(ctx, {});
+    const res = await eap(ctx, {});
     ctx.dispose();
     // deltas kept from setup (attribution: true) give the same scores as recomputed ones
     const ctxA = context('task', 'resample', logitTask, true);
-    const resA = eap(ctxA, {});
+    const resA = await eap(ctxA, {});
     ctxA.dispose();
     const big = Math.max(1, ...[...res.scores.values()].map(Math.abs));
     for (const [e, v] of res.scores) expect(Math.abs(resA.scores.get(e)! - v)).toBeLessThan(1e-5 * big);
@@ -68,7 +69,7 @@ describe('EAP', () => {
       return tf.mean(pick(at, batch.answers)) as tf.Scalar;
     });
     const names = ['blocks.0.hook_q_input', 'blocks.0.hook_k_input', 'blocks.0.hook_v_input', 'blocks.1.hook_q_input', 'blocks.1.hook_k_input', 'blocks.1.hook_v_input', 'blocks.1.hook_resid_post'];
-    const { grads } = model.gradients(batch.clean, names, metric);
+    const { grads } = await model.gradients(batch.clean, names, metric);
     const outs = (tokens: number[][]) => {
       const { logits, cache } = model.runWithCache(tokens, { names: ['hook_embed', 'hook_pos_embed', 'blocks.0.attn.hook_result', 'blocks.1.attn.hook_result'] });
       logits.dispose();
@@ -102,15 +103,15 @@ describe('EAP', () => {
 });
 
 describe('EAP-IG', () => {
-  it('input-edge scores sum to metric(ablated input) - metric(clean) (completeness, 3% at 64 steps)', () => {
+  it('input-edge scores sum to metric(ablated input) - metric(clean) (completeness, 3% at 64 steps)', async () => {
     const ctx = context('task');
-    const res = eapIg(ctx, { steps: 64 });
+    const res = await eapIg(ctx, { steps: 64 });
     const lay = ctx.engine.layout;
     const noInput = ctx.engine.fullMask();
     const S = lay.senders.length;
     for (let r = 0; r < lay.receivers.length; r++) for (let s = 0; s < lay.nIn; s++) noInput[r * S + s] = 0;
-    const logits = ctx.engine.run([ctx.engine.fullMask(), noInput]);
-    const [mClean, mAblated] = ctx.objective.taskMetric(logits);
+    const logits = await ctx.engine.run([ctx.engine.fullMask(), noInput]);
+    const [mClean, mAblated] = await ctx.objective.taskMetric(logits);
     logits.dispose();
     ctx.dispose();
     const sum = [...res.scores].filter(([e]) => e.startsWith('tok->') || e.startsWith('pos->')).reduce((a, [, v]) => a + v, 0);
@@ -119,7 +120,7 @@ describe('EAP-IG', () => {
     expect(Math.abs(sum - target)).toBeLessThan(0.03 * Math.abs(target));
     // and with 1 step (the gradient at the fully ablated input) it is a different, worse estimate
     const ctx1 = context('task');
-    const one = eapIg(ctx1, { steps: 1 });
+    const one = await eapIg(ctx1, { steps: 1 });
     ctx1.dispose();
     const sum1 = [...one.scores].filter(([e]) => e.startsWith('tok->') || e.startsWith('pos->')).reduce((a, [, v]) => a + v, 0);
     expect(Math.abs(sum1 - target)).toBeGreaterThan(Math.abs(sum - target));
@@ -127,19 +128,17 @@ describe('EAP-IG', () => {
 });
 
 describe('ACDC', () => {
-  it('speculative batching and layer-resumed evaluation give the sequential result', () => {
-    const runs = [
+  it('speculative batching and layer-resumed evaluation give the sequential result', async () => {
+    const runs = await Promise.all([
       { speculate: 1, resume: false, skipDead: false }, // the naive sequential baseline
       { speculate: 1, resume: true, skipDead: true },
       { speculate: 4, resume: true, skipDead: true },
       { speculate: 16, resume: false, skipDead: false },
-    ].map(({ skipDead, ...o }) => {
+    ].map(async ({ skipDead, ...o }) => {
       const ctx = context('kl');
       ctx.engine.skipDead = skipDead;
-      const r = acdc(ctx, { threshold: 0.02, ...o });
-      ctx.dispose();
-      return r;
-    });
+      try { return await acdc(ctx, { threshold: 0.02, ...o }); } finally { ctx.dispose(); }
+    }));
     const base = runs[0];
     expect(base.circuit.size).toBeGreaterThan(0);
     expect(base.circuit.size).toBeLessThan(19);
@@ -152,30 +151,30 @@ describe('ACDC', () => {
     for (const e of ['a0.h0->a1.h0<v>', 'a1.h0->logits']) expect(base.circuit.has(e)).toBe(true);
   });
 
-  it('resumes from a checkpoint to the same circuit as an uninterrupted run', () => {
+  it('resumes from a checkpoint to the same circuit as an uninterrupted run', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'acdc-'));
-    const ck = join(dir, 'c.checkpoint.json');
-    const full = (() => { const ctx = context('kl'); const r = acdc(ctx, { threshold: 0.02 }); ctx.dispose(); return r; })();
+    const ck = fileCheckpoint(join(dir, 'c.checkpoint.json'));
+    const full = await (async () => { const ctx = context('kl'); const r = await acdc(ctx, { threshold: 0.02 }); ctx.dispose(); return r; })();
     const ctx = context('kl');
     let calls = 0;
     ctx.onProgress = () => { if (++calls === 5) throw new Error('killed'); };
-    expect(() => acdc(ctx, { threshold: 0.02, checkpoint: ck, checkpointKey: 'k' })).toThrow('killed');
+    await expect(acdc(ctx, { threshold: 0.02, checkpoint: ck, checkpointKey: 'k' })).rejects.toThrow('killed');
     ctx.dispose();
-    expect(existsSync(ck)).toBe(true);
+    expect(existsSync(ck.name)).toBe(true);
     const ctx2 = context('kl');
-    const resumed = acdc(ctx2, { threshold: 0.02, checkpoint: ck, resumeFrom: ck, checkpointKey: 'k' });
+    const resumed = await acdc(ctx2, { threshold: 0.02, checkpoint: ck, resumeFrom: ck, checkpointKey: 'k' });
     ctx2.dispose();
     expect([...resumed.circuit].sort()).toEqual([...full.circuit].sort());
     expect(resumed.trace.length).toBe(full.trace.length);
     const ctx3 = context('kl');
-    expect(() => acdc(ctx3, { threshold: 0.02, resumeFrom: ck, checkpointKey: 'other' })).toThrow(/belongs to another run/);
+    await expect(acdc(ctx3, { threshold: 0.02, resumeFrom: ck, checkpointKey: 'other' })).rejects.toThrow(/belongs to another run/);
     ctx3.dispose();
   });
 
   it('leaks no tensors across discovery iterations', async () => {
     const ctx = context('kl');
-    acdc(ctx, { threshold: 0.05 }); eap(ctx, {}); // warm caches
-    await expectNoLeak(() => { for (let i = 0; i < 3; i++) { acdc(ctx, { threshold: 0.05 }); eap(ctx, {}); eapIg(ctx, { steps: 3 }); } }, 'discovery');
+    await acdc(ctx, { threshold: 0.05 }); await eap(ctx, {}); // warm caches
+    await expectNoLeak(async () => { for (let i = 0; i < 3; i++) { await acdc(ctx, { threshold: 0.05 }); await eap(ctx, {}); await eapIg(ctx, { steps: 3 }); } }, 'discovery');
     ctx.dispose();
   });
 });

@@ -15,6 +15,7 @@ import { PatchingEngine } from '../../src/patching/engine.js';
 import type { Ablation } from '../../src/patching/ablation.js';
 import { ParallelEngine } from '../../src/parallel/engine.js';
 import { WorkerPool } from '../../src/parallel/pool.js';
+import { makeObjective } from '../../src/patching/objective.js';
 import { discover } from '../../src/discovery/run.js';
 import { getTask } from '../../src/tasks/registry.js';
 import { circuitEdgeKeys } from '../../src/graph/circuit-file.js';
@@ -35,6 +36,12 @@ afterAll(() => {
   disposeSubjects(subjects);
 });
 
+/** Both logits equal to TOL.model (the first may come as a promise); frees both. */
+async function same(a: tf.Tensor | Promise<tf.Tensor>, b: tf.Tensor, what: string): Promise<void> {
+  const x = await a;
+  try { expectClose(x, b, TOL.model, what); } finally { tf.dispose([x, b]); }
+}
+
 function randomMask(e: PatchingEngine, rng: Rng): Float32Array {
   const m = e.fullMask();
   for (let i = 0; i < m.length; i++) if (m[i] === 1 && rng.next() < 0.5) m[i] = 0;
@@ -42,7 +49,7 @@ function randomMask(e: PatchingEngine, rng: Rng): Float32Array {
 }
 
 describe('ParallelEngine', () => {
-  it('splits the rows across threads and gives the one-thread logits', () => {
+  it('splits the rows across threads and gives the one-thread logits', async () => {
     const rng = new Rng(3);
     for (const s of subjects) {
       const ablations: Ablation[] = [{ kind: 'resample', corrupt: s.corrupt }, { kind: 'zero' }, { kind: 'mean', reference: s.corrupt }];
@@ -55,13 +62,13 @@ describe('ParallelEngine', () => {
           expect(par.sizes.reduce((a, b) => a + b, 0)).toBe(s.clean.length);
           const masks = [randomMask(one, rng), randomMask(one, rng), one.fullMask()];
           const before = tf.memory().numTensors;
-          tf.tidy(() => expectClose(par.run(masks), one.run(masks), TOL.model, `${what}: batched`));
-          tf.tidy(() => expectClose(par.run(masks, { separately: true }), one.run(masks), TOL.model, `${what}: separately`));
-          tf.tidy(() => expectClose(par.cleanLogits(), one.cleanLogits(), TOL.model, `${what}: clean logits`));
+          await same(par.run(masks), one.run(masks), `${what}: batched`);
+          await same(par.run(masks, { separately: true }), one.run(masks), `${what}: separately`);
+          await same(par.cleanLogits(), one.cleanLogits(), `${what}: clean logits`);
           // layer-resumed: a prefix of masks[0] up to the stage of the last layer's first receiver
           const stage = one.stageOfRow(one.layout.attnRow(s.model.cfg.nLayers - 1));
-          const pp = par.prefix(masks[0], stage), po = one.prefix(masks[0], stage);
-          tf.tidy(() => expectClose(par.run([masks[0]], { from: pp }), one.run([masks[0]], { from: po }), TOL.model, `${what}: resumed`));
+          const pp = await par.prefix(masks[0], stage), po = one.prefix(masks[0], stage);
+          await same(par.run([masks[0]], { from: pp }), one.run([masks[0]], { from: po }), `${what}: resumed`);
           pp.dispose(); po.dispose();
           expect(tf.memory().numTensors, `${what}: main-thread tensors`).toBe(before);
           expect(par.fullForwardFlops()).toBeCloseTo(one.fullForwardFlops(), 0);
@@ -72,19 +79,22 @@ describe('ParallelEngine', () => {
     }
   });
 
-  it('reports a worker\'s error naming the worker, and the pool stays usable', () => {
+  it('reports a worker\'s error naming the worker, and the pool stays usable', async () => {
     const s = subjects[0];
     const pool = pools.get(s.model)!;
-    pool.request(1, { op: 'run', id: 987654, masks: [] });
-    expect(() => pool.wait(1)).toThrow(/worker 2: no engine 987654/);
+    await expect(pool.request(1, { op: 'run', id: 987654, masks: [] })).rejects.toThrow(/worker 2: no engine 987654/);
     const par = new ParallelEngine(pool, s.model, s.clean, { kind: 'zero' }, {});
     try {
       const bad = new Float32Array(5);
-      expect(() => par.run([bad])).toThrow(/mask has 5 entries/);
+      await expect(par.run([bad])).rejects.toThrow(/mask has 5 entries/);
       const one = new PatchingEngine(s.model, s.clean, { kind: 'zero' });
-      tf.tidy(() => expectClose(par.run([one.fullMask()]), one.run([one.fullMask()]), TOL.model, 'after errors'));
+      await same(par.run([one.fullMask()]), one.run([one.fullMask()]), 'after errors');
       one.dispose();
-      expect(() => par.startAttribution('task', [1], { clean: s.clean, corrupt: s.corrupt, positions: [], answers: [], wrong: [] }, tf.zeros([3, 7, 4]) as tf.Tensor3D, (b) => b)).toThrow(/without a task spec/);
+      const cl = tf.zeros([s.clean.length, 1, 4]) as tf.Tensor3D;
+      const objective = makeObjective('task', { metricName: 'mean', metric: (l) => tf.mean(l) as tf.Scalar }, { clean: s.clean, corrupt: s.corrupt, positions: s.clean.map(() => [0]), answers: [], wrong: [] }, cl);
+      cl.dispose();
+      await expect(par.attribute(objective, [1])).rejects.toThrow(/without a task spec/);
+      objective.dispose();
     } finally {
       par.dispose();
     }
@@ -104,9 +114,13 @@ describe('discovery with worker threads', () => {
         const task = getTask(c.task);
         for (const method of ['acdc', 'eap', 'eap-ig']) {
           const opts = { method, threshold: method === 'acdc' ? c.threshold : undefined, topN: method === 'acdc' ? undefined : 10, steps: 3, splitEmbed: c.splitEmbed, n: c.n, modelName: c.task, backend: 'wasm' };
-          const one = discover(model, task, opts).file;
+          const r1 = await discover(model, task, opts);
+          r1.evaluator.dispose();
+          const one = r1.file;
           const before = tf.memory().numTensors;
-          const par = discover(model, task, { ...opts, pool, batchSize: 5 }).file;
+          const r2 = await discover(model, task, { ...opts, pool, batchSize: 5 });
+          r2.evaluator.dispose();
+          const par = r2.file;
           expect(tf.memory().numTensors, `${method}: main-thread tensors`).toBe(before);
           expect([...circuitEdgeKeys(par)].sort(), method).toEqual([...circuitEdgeKeys(one)].sort());
           for (const k of ['clean', 'corrupted', 'circuit', 'klCircuit'] as const) {

@@ -4,24 +4,22 @@
  * print the kept edges grouped by receiver with the metric numbers. ACDC checkpoints after
  * every receiver to `<out>.checkpoint.json`; `--resume` continues from it.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { initBackend, type BackendName } from '../../model/backend.js';
-import { loadModel, type LoadedModel } from '../../model/load-model.js';
 import { discover } from '../../discovery/run.js';
 import { methodNames } from '../../discovery/registry.js';
-import { toDot, toMib, readCircuitJson, type CircuitFile } from '../../graph/circuit-file.js';
+import { toDot, toMib, type CircuitFile } from '../../graph/circuit-file.js';
 import { circuitHtml } from '../../report/circuit-html.js';
 import { getTask } from '../../tasks/registry.js';
 import { loadCustomTask } from '../../tasks/custom.js';
-import { resolveSharedModel } from '../../tasks/shared-models.js';
-import type { Task } from '../../tasks/types.js';
 import { progressBar } from '../progress.js';
 import { reportSections } from '../../eval/report.js';
 import { taskWithCorruption } from '../../tasks/ioi/corruption.js';
 import { startWorkers, workersOption } from '../workers.js';
 import { taskOptions, weightOptions } from '../options.js';
+import { fileCheckpoint, modelForTask } from '../context.js';
 
 interface DiscoverArgs {
   backend: BackendName;
@@ -40,7 +38,7 @@ interface DiscoverArgs {
   seed: number;
   out: string;
   splitEmbed: boolean;
-  speculate: number;
+  speculate?: number;
   steps: number;
   resume: boolean;
   quiet: boolean;
@@ -51,21 +49,6 @@ interface DiscoverArgs {
   batchSize?: number;
   corrupt?: string;
   workers: string;
-}
-
-/** Load the task's model: --model, else the task's default, else its shipped fallback (with a notice). */
-export async function modelForTask(task: Task, spec: string | undefined, opts: { config?: string; processing?: string[]; quiet: boolean }): Promise<{ loaded: LoadedModel; name: string }> {
-  const load = (s: string) => loadModel(s, { config: opts.config, processing: opts.processing, quiet: opts.quiet });
-  if (spec) return { loaded: await load(spec), name: spec };
-  try {
-    // toy tasks name a ../shared/models directory; others a preset, HF name or shipped model
-    const spec0 = resolveSharedModel(task.defaultModel) ?? task.defaultModel;
-    return { loaded: await load(spec0), name: task.defaultModel };
-  } catch (err) {
-    if (!task.fallbackModel) throw new Error(`${(err as Error).message.split('\n')[0]} (task '${task.name}' has no shipped fallback model; pass --model)`);
-    process.stderr.write(`note: the default model '${task.defaultModel}' of task '${task.name}' is not available (${(err as Error).message.split('\n')[0]}); using the shipped model '${task.fallbackModel}'. Get GPT-2 with 'huggingface-cli download gpt2' or pass --model <dir>.\n`);
-    return { loaded: await load(task.fallbackModel), name: task.fallbackModel };
-  }
 }
 
 export function summary(file: CircuitFile): string {
@@ -108,7 +91,7 @@ export const discoverCommand: CommandModule<object, DiscoverArgs> = {
     .option('seed', { type: 'number', default: 0, describe: 'seed of the task\'s prompt generator' })
     .option('out', { type: 'string', default: 'circuit.json', describe: 'output circuit JSON (DOT and HTML beside it)' })
     .option('split-embed', { type: 'boolean', default: false, describe: 'split the input sender into tok and pos' })
-    .option('speculate', { type: 'number', default: 1, describe: 'ACDC: removals evaluated per batched forward (same result); >1 pays off when per-op overhead dominates (few prompts, GPU), not on CPU with many prompts' })
+    .option('speculate', { type: 'number', describe: 'ACDC: removals evaluated per batched forward (same result; default 8 on webgpu, else 1); >1 pays off when per-op overhead dominates (few prompts, GPU), not on CPU with many prompts' })
     .option('steps', { type: 'number', default: 5, describe: 'EAP-IG interpolation steps' })
     .option('resume', { type: 'boolean', default: false, describe: 'ACDC: continue from <out>.checkpoint.json' })
     .option('quiet', { type: 'boolean', default: false, describe: 'no progress bar or notices' })
@@ -136,15 +119,20 @@ export const discoverCommand: CommandModule<object, DiscoverArgs> = {
     const bar = progressBar(argv.method, argv.quiet);
     const pool = await startWorkers(loaded.model, argv.workers, backend, argv.n, { task: argv.task, data: argv.data, corrupt: argv.corrupt });
     try {
-      const { file } = discover(loaded.model, task, {
-        method: argv.method, threshold: argv.threshold ?? (argv.method === 'acdc' ? 0.01 : undefined), topN: argv.topN, greedy: argv.greedy,
+      const { file, evaluator } = await discover(loaded.model, task, {
+        method: argv.method, threshold: argv.threshold, topN: argv.topN, greedy: argv.greedy,
         absValue: argv.absValue, metric: argv.metric, ablation: argv.ablation, n: argv.n, seed: argv.seed,
-        splitEmbed: argv.splitEmbed, speculate: argv.speculate, steps: argv.steps, batchSize: argv.batchSize,
-        checkpoint: argv.method === 'acdc' ? checkpoint : undefined, resume: argv.resume,
+        splitEmbed: argv.splitEmbed, speculate: argv.speculate ?? (backend === 'webgpu' ? 8 : 1), steps: argv.steps, batchSize: argv.batchSize,
+        checkpoint: fileCheckpoint(checkpoint), resume: argv.resume,
         modelName: name, backend, onProgress: bar.update, pool,
       });
-      bar.done();
-      const sections = argv.html && argv.evaluation ? reportSections(loaded.model, task, file, { batchSize: argv.batchSize, pool }).sections : [];
+      let sections: string[] = [];
+      try {
+        bar.done();
+        if (argv.html && argv.evaluation) sections = (await reportSections(loaded.model, task, file, { evaluator })).sections;
+      } finally {
+        evaluator.dispose();
+      }
       const written = writeOutputs(file, argv.out, { html: argv.html, mib: argv.mib, sections });
       if (existsSync(checkpoint)) rmSync(checkpoint);
       process.stdout.write(summary(file) + '\n');
@@ -155,8 +143,3 @@ export const discoverCommand: CommandModule<object, DiscoverArgs> = {
     }
   },
 };
-
-/** Read a circuit JSON (ours or EAP-IG/MIB) from disk. */
-export function readCircuitFile(path: string) {
-  return readCircuitJson(JSON.parse(readFileSync(path, 'utf8')), path);
-}
