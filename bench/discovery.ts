@@ -52,9 +52,9 @@ interface AcdcRow { model: string; task: string; n: number; threshold: number; e
   speculative: { batchedCalls: number; circuitEvaluations: number; fullForwardEquivalents: number; seconds: number };
   ratio: number }
 
-function acdcCompare(model: HookedTransformer, modelName: string, task: Task, n: number, threshold: number, splitEmbed: boolean): AcdcRow {
+async function acdcCompare(model: HookedTransformer, modelName: string, task: Task, n: number, threshold: number, splitEmbed: boolean): Promise<AcdcRow> {
   const batch = task.build({ cfg: model.cfg, tokenizer: tokenizerFor(model.cfg) }, { n, seed: 0 });
-  const runOnce = (fast: boolean, speculate = 1) => {
+  const runOnce = async (fast: boolean, speculate = 1) => {
     const engine = new PatchingEngine(model, batch.clean, ablationFor('resample', batch), { splitEmbed, positions: batch.positions });
     engine.skipDead = fast;
     const clean = tf.tidy(() => tf.squeeze(engine.run([engine.fullMask()]), [0])) as tf.Tensor3D;
@@ -62,15 +62,15 @@ function acdcCompare(model: HookedTransformer, modelName: string, task: Task, n:
     clean.dispose();
     const f0 = engine.stats.flops, c0 = engine.stats.circuits, r0 = engine.stats.runs;
     const t0 = performance.now();
-    const r = acdc({ engine, objective }, { threshold, speculate, resume: fast });
+    const r = await acdc({ engine, objective }, { threshold, speculate, resume: fast });
     const seconds = (performance.now() - t0) / 1000;
     const out = { circuit: r.circuit, seconds, flops: engine.stats.flops - f0, circuits: engine.stats.circuits - c0, runs: engine.stats.runs - r0, full: engine.fullForwardFlops(), edges: engine.fullMask().reduce((a, b) => a + b, 0) };
     objective.dispose(); engine.dispose();
     return out;
   };
-  const naive = runOnce(false);
-  const fast = runOnce(true);
-  const spec = runOnce(true, 8);
+  const naive = await runOnce(false);
+  const fast = await runOnce(true);
+  const spec = await runOnce(true, 8);
   const same = (a: Set<string>, b: Set<string>) => a.size === b.size && [...a].every((e) => b.has(e));
   const identical = same(naive.circuit, fast.circuit) && same(naive.circuit, spec.circuit);
   const fastEq = fast.flops / fast.full;
@@ -97,19 +97,19 @@ async function main(): Promise<void> {
   const perm = attributionOnly ? null : resolveSharedModel('permute_lists');
   if (perm) {
     const { model } = await loadModel(perm, { quiet: true });
-    rows.push(acdcCompare(model, 'permute_lists', getTask('permute-lists'), 100, 0.02, true));
+    rows.push(await acdcCompare(model, 'permute_lists', getTask('permute-lists'), 100, 0.02, true));
     model.dispose();
   }
   const ioiShipped = attributionOnly ? undefined : ['ioi-words', 'ioi-2l'].map((m) => (shippedModelPath(m) ? m : null)).find(Boolean);
   if (ioiShipped) {
     const { model } = await loadModel(ioiShipped, { quiet: true });
-    rows.push(acdcCompare(model, ioiShipped, getTask('ioi'), quick ? 20 : 50, 0.01, false));
+    rows.push(await acdcCompare(model, ioiShipped, getTask('ioi'), quick ? 20 : 50, 0.01, false));
     model.dispose();
   }
   const fixture = join(ROOT, '..', 'shared', 'fixtures', 'hf-gpt2-tiny', 'hf-save');
   if (!attributionOnly && existsSync(fixture)) {
     const { model } = await loadModel(fixture, { quiet: true });
-    rows.push(acdcCompare(model, 'hf-gpt2-tiny (random weights)', getTask('ioi'), quick ? 10 : 30, 0.01, false));
+    rows.push(await acdcCompare(model, 'hf-gpt2-tiny (random weights)', getTask('ioi'), quick ? 10 : 30, 0.01, false));
     model.dispose();
   }
   results.acdc = rows;
@@ -148,7 +148,9 @@ async function main(): Promise<void> {
       t0 = performance.now();
       let file;
       try {
-        ({ file } = discover(model, task, { method, topN: 200, batchSize: bs, modelName: 'gpt2-small (random)', backend, batch }));
+        const r = await discover(model, task, { method, topN: 200, batchSize: bs, modelName: 'gpt2-small (random)', backend, batch });
+        r.evaluator.dispose();
+        file = r.file;
       } catch (e) {
         eapRows.push({ method, prompts: batch.clean.length, chunk: bs, error: `${(e as Error).message.slice(0, 100)}` });
         console.log(`${method}: failed: ${(e as Error).message.slice(0, 80)}`);

@@ -105,7 +105,7 @@ async function main(): Promise<void> {
       if (note) notes.push(`${job.task} on ${job.model}: ${note}`);
       for (const ablation of job.ablations) {
         for (const method of METHODS) {
-          const s = sweep(model, task, {
+          const s = await sweep(model, task, {
             method, ablation, n: job.n, seed: 0, splitEmbed: job.splitEmbed, reference, modelName: job.model, backend,
             thresholds: method === 'acdc' ? (quick ? [1e-3, 1e-2, 1e-1, 1] : defaultThresholds()) : undefined,
           });

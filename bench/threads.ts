@@ -37,12 +37,12 @@ const ROOT = process.cwd();
 const quick = process.argv.includes('--quick');
 const THREADS = Math.max(2, Math.min(8, availableParallelism()));
 
-async function withPool<T>(model: HookedTransformer, threads: number, backend: string, f: (pool: WorkerPool | undefined) => T): Promise<{ value: T; startSeconds: number }> {
-  if (threads === 1) return { value: f(undefined), startSeconds: 0 };
+async function withPool<T>(model: HookedTransformer, threads: number, backend: string, f: (pool: WorkerPool | undefined) => Promise<T>): Promise<{ value: T; startSeconds: number }> {
+  if (threads === 1) return { value: await f(undefined), startSeconds: 0 };
   const t0 = performance.now();
   const pool = await WorkerPool.start(model, { threads, backend, task: { task: 'ioi' } });
   const startSeconds = (performance.now() - t0) / 1000;
-  try { return { value: f(pool), startSeconds }; } finally { pool.close(); }
+  try { return { value: await f(pool), startSeconds }; } finally { pool.close(); }
 }
 
 function agree(a: CircuitFile, b: CircuitFile): boolean {
@@ -66,7 +66,7 @@ async function main(): Promise<void> {
     const files: CircuitFile[] = [];
     for (const threads of [1, THREADS]) {
       const t0 = performance.now();
-      const { value: file, startSeconds } = await withPool(model, threads, backend, (pool) => discover(model, task, { method: 'acdc', threshold: 0.01, n: 100, modelName: 'ioi-words', backend, pool }).file);
+      const { value: file, startSeconds } = await withPool(model, threads, backend, async (pool) => { const r = await discover(model, task, { method: 'acdc', threshold: 0.01, n: 100, modelName: 'ioi-words', backend, pool }); r.evaluator.dispose(); return r.file; });
       const wall = (performance.now() - t0) / 1000 - startSeconds;
       files.push(file);
       runs.push({ threads, methodSeconds: file.results.methodSeconds, discoverSeconds: wall, poolStartSeconds: startSeconds, edgesKept: file.results.edgesKept, faithfulness: file.results.faithfulness });
@@ -89,7 +89,7 @@ async function main(): Promise<void> {
     const files: CircuitFile[] = [];
     for (const threads of [1, THREADS]) {
       const t0 = performance.now();
-      const { value: file, startSeconds } = await withPool(model, threads, backend, (pool) => discover(model, task, { method: 'eap', topN: 200, batchSize: bs, modelName: 'gpt2-small (random)', backend, batch, pool }).file);
+      const { value: file, startSeconds } = await withPool(model, threads, backend, async (pool) => { const r = await discover(model, task, { method: 'eap', topN: 200, batchSize: bs, modelName: 'gpt2-small (random)', backend, batch, pool }); r.evaluator.dispose(); return r.file; });
       const wall = (performance.now() - t0) / 1000 - startSeconds;
       files.push(file);
       runs.push({ threads, attributionSeconds: file.results.attributionSeconds, methodSeconds: file.results.methodSeconds, discoverSeconds: wall, poolStartSeconds: startSeconds, maxRssBytes: process.resourceUsage().maxRSS * 1024 });
@@ -102,16 +102,16 @@ async function main(): Promise<void> {
   {
     const runs: { threads: number; evaluationSeconds: number }[] = [];
     for (const threads of [1, THREADS]) {
-      const { value: seconds } = await withPool(model, threads, backend, (pool) => {
+      const { value: seconds } = await withPool(model, threads, backend, async (pool) => {
         const ab = ablationFor('resample', batch);
         const engine = pool
           ? new ParallelEngine(pool, model, batch.clean, ab, { positions: batch.positions, batchSize: bs })
           : new ChunkedEngine(model, batch.clean, ab, { positions: batch.positions, batchSize: bs });
         try {
           const full = engine.fullMask();
-          engine.run([full]).dispose(); // warm-up
+          (await engine.run([full])).dispose(); // warm-up
           const t0 = performance.now();
-          engine.run([full]).dispose();
+          (await engine.run([full])).dispose();
           return (performance.now() - t0) / 1000;
         } finally {
           engine.dispose();
