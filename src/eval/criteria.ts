@@ -7,8 +7,8 @@
  * nodes carry their ablated output everywhere.
  *
  * - Faithfulness: F(C) / F(M) (the paper's "87% of the logit difference") and the normalised
- *   form (F(C) - F(empty)) / (F(M) - F(empty)) (EAP-IG, MIB), plus KL(clean || C) and the task's
- *   further metrics.
+ *   form (F(C) - F(empty)) / (F(M) - F(empty)) (EAP-IG, MIB; the evaluator's `normalise`, the
+ *   one formula everything uses), plus KL(clean || C) and the task's further metrics.
  * - Completeness: for subsets K of C's nodes, |F(C \ K) - F(M \ K)|; a complete circuit keeps
  *   it small for every K. Candidates: K = empty, `samples` random subsets (each node with
  *   probability 1/2), and a greedy search that adds, `greedySteps` times, the node that
@@ -19,7 +19,7 @@
  */
 import { receiverNode, splitEdge } from '../graph/selection.js';
 import { Rng } from '../util/rng.js';
-import type { MetricEvaluator } from './evaluator.js';
+import type { MetricEvaluator } from '../patching/metrics.js';
 
 const isComponent = (n: string) => /^(a\d+\.h\d+|m\d+)$/.test(n);
 
@@ -66,14 +66,13 @@ export interface FaithfulnessResult {
   extras: MetricTriple[];
 }
 
-export function faithfulness(ev: MetricEvaluator, circuit: Iterable<string>): FaithfulnessResult {
+export async function faithfulness(ev: MetricEvaluator, circuit: Iterable<string>): Promise<FaithfulnessResult> {
   const c = new Set(circuit);
-  const [m] = ev.evaluate([c]);
+  const [m] = await ev.evaluate([c]);
   const { full, empty } = ev;
-  const extras = Object.keys(full.extras).map((name) => {
-    const d = full.extras[name] - empty.extras[name];
-    return { name, full: full.extras[name], empty: empty.extras[name], circuit: m.extras[name], normalised: Math.abs(d) < 1e-12 ? null : (m.extras[name] - empty.extras[name]) / d };
-  });
+  const extras = Object.keys(full.extras).map((name) => (
+    { name, full: full.extras[name], empty: empty.extras[name], circuit: m.extras[name], normalised: ev.normalise(m.extras[name], name) }
+  ));
   return {
     metric: ev.task.metricName, ablation: ev.ablation,
     full: full.metric, empty: empty.metric, circuit: m.metric,
@@ -125,29 +124,27 @@ function randomSubsets(nodes: readonly string[], samples: number, seed: number):
   return out;
 }
 
-const spread = (ev: MetricEvaluator) => Math.abs(ev.full.metric - ev.empty.metric);
-
-export function completeness(ev: MetricEvaluator, circuit: Iterable<string>, o: SearchOptions = {}): CompletenessResult {
+export async function completeness(ev: MetricEvaluator, circuit: Iterable<string>, o: SearchOptions = {}): Promise<CompletenessResult> {
   const c = new Set(circuit);
   const nodes = circuitComponents(c);
   const samples = o.samples ?? 16, steps = Math.min(o.greedySteps ?? 4, nodes.length);
-  const score = (ks: string[][], kind: SubsetScore['kind']): SubsetScore[] => {
-    const m = ev.metric(ks.flatMap((k) => [removeNodes(c, k), removeNodes(ev.edges, k)]));
-    return ks.map((k, i) => ({ kind, removed: k, circuit: m[2 * i], model: m[2 * i + 1], score: Math.abs(m[2 * i] - m[2 * i + 1]) }));
+  /** each subset K (with its kind) scored; all of one call in one batch of circuits */
+  const score = async (ks: [string[], SubsetScore['kind']][]): Promise<SubsetScore[]> => {
+    const m = await ev.metric(ks.flatMap(([k]) => [removeNodes(c, k), removeNodes(ev.edges, k)]));
+    return ks.map(([k, kind], i) => ({ kind, removed: k, circuit: m[2 * i], model: m[2 * i + 1], score: Math.abs(m[2 * i] - m[2 * i + 1]) }));
   };
-  const candidates = [...score([[]], 'empty'), ...score(randomSubsets(nodes, samples, o.seed ?? 0), 'random')];
+  const candidates = await score([[[], 'empty'], ...randomSubsets(nodes, samples, o.seed ?? 0).map((k): [string[], SubsetScore['kind']] => [k, 'random'])]);
   let k: string[] = [];
   for (let s = 0; s < steps; s++) {
     const rest = nodes.filter((n) => !k.includes(n));
     if (rest.length === 0) break;
-    const tried = score(rest.map((n) => [...k, n]), 'greedy');
+    const tried = await score(rest.map((n) => [[...k, n], 'greedy']));
     const best = tried.reduce((a, b) => (b.score > a.score ? b : a));
     candidates.push(best);
     k = best.removed;
   }
   const worst = candidates.reduce((a, b) => (b.score > a.score ? b : a));
-  const d = spread(ev);
-  return { nodes, worst, worstNormalised: d < 1e-12 ? null : worst.score / d, candidates };
+  return { nodes, worst, worstNormalised: ev.relative(worst.score), candidates };
 }
 
 export interface NodeMinimality {
@@ -170,21 +167,25 @@ export interface MinimalityResult {
   least: NodeMinimality | null;
 }
 
-export function minimality(ev: MetricEvaluator, circuit: Iterable<string>, o: SearchOptions = {}): MinimalityResult {
+export async function minimality(ev: MetricEvaluator, circuit: Iterable<string>, o: SearchOptions = {}): Promise<MinimalityResult> {
   const c = new Set(circuit);
   const nodes = circuitComponents(c);
   const subsets = [[], ...randomSubsets(nodes, o.samples ?? 16, (o.seed ?? 0) + 1)];
-  const fc = ev.metric([c])[0];
-  const d = spread(ev);
-  const out: NodeMinimality[] = nodes.map((v) => {
-    const ks = [...new Map(subsets.map((k) => k.filter((n) => n !== v)).map((k) => [k.join(','), k])).values()];
-    const m = ev.metric(ks.flatMap((k) => [removeNodes(c, k), removeNodes(c, [...k, v])]));
+  // every node's subsets K (without v), then C, C \ K and C \ (K + v) of all nodes in one batch of circuits
+  const perNode = nodes.map((v) => [...new Map(subsets.map((k) => k.filter((n) => n !== v)).map((k) => [k.join(','), k])).values()]);
+  const all = await ev.metric([c, ...nodes.flatMap((v, j) => perNode[j].flatMap((k) => [removeNodes(c, k), removeNodes(c, [...k, v])]))]);
+  const fc = all[0];
+  let at = 1;
+  const out: NodeMinimality[] = nodes.map((v, j) => {
+    const ks = perNode[j];
+    const m = all.slice(at, at + 2 * ks.length);
+    at += 2 * ks.length;
     let best = 0;
     for (let i = 1; i < ks.length; i++) if (Math.abs(m[2 * i] - m[2 * i + 1]) > Math.abs(m[2 * best] - m[2 * best + 1])) best = i;
     const drop = Math.abs(m[2 * best] - m[2 * best + 1]);
     return {
       node: v, removed: ks[best], withNode: m[2 * best], withoutNode: m[2 * best + 1], drop,
-      relative: fc === 0 ? null : drop / Math.abs(fc), normalised: d < 1e-12 ? null : drop / d,
+      relative: fc === 0 ? null : drop / Math.abs(fc), normalised: ev.relative(drop),
     };
   });
   const least = out.length === 0 ? null : out.reduce((a, b) => (b.drop < a.drop ? b : a));

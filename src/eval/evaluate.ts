@@ -9,10 +9,12 @@
 import type { HookedTransformer } from '../model/transformer.js';
 import { tokenizerFor, type Tokenizer } from '../model/tokenizer.js';
 import { pruneDangling } from '../graph/selection.js';
-import type { AblationKind } from '../patching/ablation.js';
+import { ablationFor, type AblationKind } from '../patching/ablation.js';
+import { MetricEvaluator } from '../patching/metrics.js';
 import type { CircuitFile } from '../graph/circuit-file.js';
 import type { Task, TaskBatch } from '../tasks/types.js';
-import { MetricEvaluator } from './evaluator.js';
+import { validateBatch } from '../tasks/types.js';
+import { circuitEvaluator } from '../parallel/engine.js';
 import { completeness, faithfulness, minimality, type CompletenessResult, type FaithfulnessResult, type MinimalityResult, type SearchOptions } from './criteria.js';
 import { importanceSign, mibArea, mibCircuitsFromScores, mibCounts, MIB_SIZES, rankEdges } from './mib.js';
 import { align, fileEdges, mergeEmbed, type ModelShape, type Reference } from './reference.js';
@@ -88,13 +90,37 @@ export interface EvaluateOptions extends SearchOptions {
   source?: string;
 }
 
+export interface EvaluatorOptions {
+  ablation: AblationKind;
+  splitEmbed: boolean;
+  /** circuits per batched forward (default: from the activation size, 1 to 64) */
+  chunk?: number;
+  /** the seed the batch was built from, for reports */
+  seed?: number;
+  /** run the prompts in chunks of this many rows (bounds memory; same numbers) */
+  batchSize?: number;
+  /** worker threads: the prompts are split between this thread and the pool's workers */
+  pool?: WorkerPool;
+}
+
+/**
+ * A metric evaluator (src/patching/metrics.ts) for a batch: the edge-masked engine as discovery
+ * builds it (threads, chunks or one engine) and the evaluator over it, which owns it. The caller
+ * disposes the evaluator.
+ */
+export async function metricEvaluator(model: HookedTransformer, task: Task, batch: TaskBatch, o: EvaluatorOptions): Promise<MetricEvaluator> {
+  validateBatch(task.name, batch, model.cfg);
+  const engine = circuitEvaluator(model, batch.clean, ablationFor(o.ablation, batch), { splitEmbed: o.splitEmbed, positions: batch.positions, batchSize: o.batchSize, pool: o.pool });
+  return MetricEvaluator.create(engine, model, task, batch, { ablation: o.ablation, chunk: o.chunk, seed: o.seed, batchSize: o.batchSize });
+}
+
 /** The evaluator for a circuit file: its task's prompts (n, seed), ablation and embedding split. */
-export function evaluatorFor(model: HookedTransformer, task: Task, file: Pick<CircuitInput, 'n' | 'seed' | 'ablation' | 'splitEmbed'>, o: { n?: number; seed?: number; ablation?: AblationKind; tokenizer?: Tokenizer; batch?: TaskBatch; chunk?: number; batchSize?: number; pool?: WorkerPool } = {}): MetricEvaluator {
+export async function evaluatorFor(model: HookedTransformer, task: Task, file: Pick<CircuitInput, 'n' | 'seed' | 'ablation' | 'splitEmbed'>, o: { n?: number; seed?: number; ablation?: AblationKind; tokenizer?: Tokenizer; batch?: TaskBatch; chunk?: number; batchSize?: number; pool?: WorkerPool } = {}): Promise<MetricEvaluator> {
   const ablation = (o.ablation ?? file.ablation) as AblationKind;
   if (!['resample', 'zero', 'mean'].includes(ablation)) throw new Error(`eval: unknown ablation '${ablation}' (resample, zero, mean)`);
   const seed = o.seed ?? file.seed;
   const batch = o.batch ?? task.build({ cfg: model.cfg, tokenizer: o.tokenizer ?? tokenizerFor(model.cfg) }, { n: o.n ?? file.n, seed });
-  return new MetricEvaluator(model, task, batch, { ablation, splitEmbed: file.splitEmbed, chunk: o.chunk, seed, batchSize: o.batchSize, pool: o.pool });
+  return metricEvaluator(model, task, batch, { ablation, splitEmbed: file.splitEmbed, chunk: o.chunk, seed, batchSize: o.batchSize, pool: o.pool });
 }
 
 /** Circuit sizes for a ranking ROC over n edges: every size up to 64, then ~40 log-spaced. */
@@ -141,7 +167,7 @@ export function referenceReport(file: Pick<CircuitInput, 'edges' | 'splitEmbed' 
 }
 
 /** MIB's curve from the circuit's scores, or null without scores (or when m(M) = m(empty)). */
-export function faithfulnessCurve(ev: MetricEvaluator, file: Pick<CircuitInput, 'edges' | 'method'>, scoreSign?: 1 | -1): FaithCurve | null {
+export async function faithfulnessCurve(ev: MetricEvaluator, file: Pick<CircuitInput, 'edges' | 'method'>, scoreSign?: 1 | -1): Promise<FaithCurve | null> {
   const { scores } = fileEdges(file);
   const scored = hasScores(scores);
   if (scored === 0 || ev.normalise(ev.full.metric) === null) return null;
@@ -149,7 +175,7 @@ export function faithfulnessCurve(ev: MetricEvaluator, file: Pick<CircuitInput, 
   const sign = scoreSign ?? importanceSign(file.method);
   const signed = mibCircuitsFromScores(ev.edges, scores, { absolute: false, sign });
   const abs = mibCircuitsFromScores(ev.edges, scores, { absolute: true, sign });
-  const m = ev.metric([...signed, ...abs]);
+  const m = await ev.metric([...signed, ...abs]);
   const f = m.map((x) => ev.normalise(x)!);
   const fs = f.slice(0, MIB_SIZES.length), fa = f.slice(MIB_SIZES.length);
   return {
@@ -162,21 +188,26 @@ export function faithfulnessCurve(ev: MetricEvaluator, file: Pick<CircuitInput, 
 }
 
 /** Evaluate a circuit (see the header); `ev` fixes the prompts and the ablation. */
-export function evaluateCircuit(ev: MetricEvaluator, file: CircuitInput, o: EvaluateOptions = {}): Evaluation {
+export async function evaluateCircuit(ev: MetricEvaluator, file: CircuitInput, o: EvaluateOptions = {}): Promise<Evaluation> {
   const t0 = performance.now();
   const { universe, kept } = fileEdges(file);
   const graph = new Set(ev.edges);
   for (const e of universe) if (!graph.has(e)) throw new Error(`eval: the circuit's edge '${e}' is not in the model's graph (${ev.edges.length} edges${file.splitEmbed ? ', tok/pos split' : ''}); wrong model or --split-embed?`);
   const runs0 = ev.runs;
   const criteria = o.criteria ?? true;
+  // one after the other: the evaluator's engine runs one batch of circuits at a time
+  const faith = await faithfulness(ev, kept);
+  const compl = criteria ? await completeness(ev, kept, o) : null;
+  const minim = criteria ? await minimality(ev, kept, o) : null;
+  const curve = o.curve === false ? null : await faithfulnessCurve(ev, file, o.scoreSign);
   return {
     format: 'circuitscope-evaluation', version: 1,
     circuit: { task: file.task, model: file.model, method: file.method, ablation: ev.ablation, splitEmbed: file.splitEmbed, edges: kept.size, edgesTotal: ev.edges.length, ...(o.source ? { source: o.source } : {}) },
     batch: { n: ev.batch.clean.length, seed: ev.seed ?? file.seed },
-    faithfulness: faithfulness(ev, kept),
-    completeness: criteria ? completeness(ev, kept, o) : null,
-    minimality: criteria ? minimality(ev, kept, o) : null,
-    curve: o.curve === false ? null : faithfulnessCurve(ev, file, o.scoreSign),
+    faithfulness: faith,
+    completeness: compl,
+    minimality: minim,
+    curve,
     reference: o.reference ? referenceReport(file, o.reference, o) : null,
     circuitsRun: ev.runs - runs0,
     seconds: (performance.now() - t0) / 1000,

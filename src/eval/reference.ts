@@ -3,9 +3,9 @@
  * or a file: a circuitscope circuit file, an EAP-IG / MIB graph JSON, or a toy
  * `reference_circuit.json` (`circuit_edges`, `a0.h0.q` receivers). Comparing circuits over
  * different embedding splits merges `tok` and `pos` into `input` on the split side (the other
- * direction is ambiguous), so both sides live on the same graph.
+ * direction is ambiguous), so both sides live on the same graph. Files are read by the CLI
+ * (src/cli/context.ts `readReferenceFile`, `resolveReference`); this module takes their JSON.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { splitEdge } from '../graph/selection.js';
 import { readCircuitJson, type CircuitFile } from '../graph/circuit-file.js';
 import { convertToyEdge } from '../tasks/references.js';
@@ -36,10 +36,8 @@ export function referenceFromTask(task: Task): Reference | null {
   };
 }
 
-/** A reference from a file (see the header for the formats). */
-export function readReferenceFile(path: string): Reference {
-  let json: unknown;
-  try { json = JSON.parse(readFileSync(path, 'utf8')); } catch (e) { throw new Error(`eval: reference ${path}: ${(e as Error).message}`); }
+/** A reference from a file's parsed JSON (see the header for the formats); `path` names it. */
+export function referenceFromJson(json: unknown, path: string): Reference {
   const o = json as Record<string, unknown>;
   if (o && Array.isArray(o.circuit_edges)) {
     const list = (v: unknown) => (Array.isArray(v) ? v.map((x) => convertToyEdge(String(x))) : []);
@@ -55,9 +53,8 @@ export function readReferenceFile(path: string): Reference {
   };
 }
 
-/** `--reference <task>|<file>`: an existing file wins over a task name. */
-export function resolveReference(spec: string): Reference {
-  if (existsSync(spec)) return readReferenceFile(spec);
+/** `--reference <task>` when `spec` is not a file: the task's published circuit, or an error naming the tasks. */
+export function taskReference(spec: string): Reference {
   let task: Task;
   try { task = getTask(spec); } catch {
     throw new Error(`eval: --reference '${spec}' is neither a file nor a task (tasks: ${taskNames().join(', ')})`);

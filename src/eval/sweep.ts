@@ -6,6 +6,13 @@
  * when there is one (edge and node TPR / FPR, ACDC's pessimistic AUC), and the MIB curve gives
  * CPR and CMD: from the scores for scored methods, from the sweep's circuits otherwise (the
  * largest circuit within each size; see ./mib.ts).
+ *
+ * Measured once: every `discover` call hands back the metric evaluator it measured its circuit
+ * with; the last one (for ACDC, that of the last threshold; the earlier ones are freed as soon
+ * as their circuit is taken) measures all the sweep's circuits, on the same prompts, engine and
+ * ablation, so the points, the full model and the empty circuit come from one evaluator (and
+ * equal the discovered files' results: for scored methods m(M) is that of discover's clean
+ * reference, the plain forward, which the edge-masked full run matches to ~1e-6).
  */
 import type { HookedTransformer } from '../model/transformer.js';
 import { tokenizerFor, type Tokenizer } from '../model/tokenizer.js';
@@ -16,11 +23,11 @@ import type { MetricKind } from '../patching/objective.js';
 import { pruneDangling, selectThreshold, selectTopN } from '../graph/selection.js';
 import { circuitEdgeKeys, type CircuitFile } from '../graph/circuit-file.js';
 import type { Task } from '../tasks/types.js';
-import { MetricEvaluator } from './evaluator.js';
+import type { MetricEvaluator } from '../patching/metrics.js';
 import { importanceSign, mibArea, mibCircuitsFromScores, mibCircuitsFromSweep, mibCounts, MIB_SIZES } from './mib.js';
 import { align, mergeEmbed, type Reference } from './reference.js';
 import { pessimisticAuc, referenceScorer, rocPoint } from './roc.js';
-import { rankingSizes } from './evaluate.js';
+import { metricEvaluator, rankingSizes } from './evaluate.js';
 import type { WorkerPool } from '../parallel/pool.js';
 
 export interface SweepOptions {
@@ -94,7 +101,7 @@ export function defaultThresholds(): number[] {
   return Array.from({ length: 11 }, (_, i) => Number((10 ** (-5 + i * 0.5)).toPrecision(6)));
 }
 
-export function sweep(model: HookedTransformer, task: Task, o: SweepOptions): SweepResult {
+export async function sweep(model: HookedTransformer, task: Task, o: SweepOptions): Promise<SweepResult> {
   const t0 = performance.now();
   const method = getMethod(o.method);
   const n = o.n ?? 100, seed = o.seed ?? 0, ablation = o.ablation ?? 'resample', splitEmbed = o.splitEmbed ?? false;
@@ -105,32 +112,45 @@ export function sweep(model: HookedTransformer, task: Task, o: SweepOptions): Sw
   const meta: { threshold: number | null; topN: number | null; seconds: number }[] = [];
   let scoredFile: CircuitFile | null = null;
   let objective = '';
-  if (method.kind === 'prune') {
-    const ts = o.thresholds ?? defaultThresholds();
-    if (o.topN) throw new Error(`sweep: ${o.method} takes --thresholds, not --top-n`);
-    ts.forEach((t, i) => {
-      o.onStep?.(i, ts.length, `threshold ${t}`);
-      const { file } = discover(model, task, { ...base, threshold: t });
-      objective = file.metric;
-      circuits.push(circuitEdgeKeys(file));
-      meta.push({ threshold: t, topN: null, seconds: file.results.seconds });
-    });
-  } else {
-    o.onStep?.(0, 1, 'scoring');
-    const { file } = discover(model, task, { ...base, topN: 0 });
-    scoredFile = file;
-    objective = file.metric;
-    const scores = new Map(file.edges.filter((e) => e.score !== null).map((e) => [`${e.from}->${e.to}`, e.score!]));
-    const sel: { threshold: number | null; topN: number | null; c: Set<string> }[] = [];
-    for (const t of o.thresholds ?? []) sel.push({ threshold: t, topN: null, c: pruneDangling(selectThreshold(scores, t)) });
-    const sizes = o.topN ?? (o.thresholds ? [] : rankingSizes(file.edges.length));
-    for (const k of sizes) sel.push({ threshold: null, topN: k, c: pruneDangling(selectTopN(scores, k)) });
-    sel.forEach((s, i) => { circuits.push(s.c); meta.push({ threshold: s.threshold, topN: s.topN, seconds: i === 0 ? file.results.seconds : 0 }); });
-  }
-  o.onStep?.(1, 1, 'evaluating');
-  const ev = new MetricEvaluator(model, task, batch, { ablation, splitEmbed, seed, batchSize: o.batchSize, pool: o.pool });
+  // the evaluator of the latest discovery (see the header)
+  let last: MetricEvaluator | null = null;
   try {
-    const ms = ev.evaluate(circuits);
+    if (method.kind === 'prune') {
+      const ts = o.thresholds ?? defaultThresholds();
+      if (o.topN) throw new Error(`sweep: ${o.method} takes --thresholds, not --top-n`);
+      for (const [i, t] of ts.entries()) {
+        o.onStep?.(i, ts.length, `threshold ${t}`);
+        last?.dispose();
+        last = null;
+        const { file, evaluator } = await discover(model, task, { ...base, threshold: t });
+        last = evaluator;
+        objective = file.metric;
+        circuits.push(circuitEdgeKeys(file));
+        meta.push({ threshold: t, topN: null, seconds: file.results.seconds });
+      }
+    } else {
+      o.onStep?.(0, 1, 'scoring');
+      const { file, evaluator } = await discover(model, task, { ...base, topN: 0 });
+      last = evaluator;
+      scoredFile = file;
+      objective = file.metric;
+      const scores = new Map(file.edges.filter((e) => e.score !== null).map((e) => [`${e.from}->${e.to}`, e.score!]));
+      const sel: { threshold: number | null; topN: number | null; c: Set<string> }[] = [];
+      for (const t of o.thresholds ?? []) sel.push({ threshold: t, topN: null, c: pruneDangling(selectThreshold(scores, t)) });
+      const sizes = o.topN ?? (o.thresholds ? [] : rankingSizes(file.edges.length));
+      for (const k of sizes) sel.push({ threshold: null, topN: k, c: pruneDangling(selectTopN(scores, k)) });
+      sel.forEach((s, i) => { circuits.push(s.c); meta.push({ threshold: s.threshold, topN: s.topN, seconds: i === 0 ? file.results.seconds : 0 }); });
+    }
+    o.onStep?.(1, 1, 'evaluating');
+    // no discovery ran (an empty threshold list): an evaluator of its own for the full and empty circuits
+    last ??= await metricEvaluator(model, task, batch, { ablation, splitEmbed, seed, batchSize: o.batchSize, pool: o.pool });
+  } catch (e) {
+    last?.dispose();
+    throw e;
+  }
+  const ev: MetricEvaluator = last;
+  try {
+    const ms = await ev.evaluate(circuits);
     let ref: SweepResult['reference'] = null;
     let score: ((c: Iterable<string>) => ReturnType<ReturnType<typeof referenceScorer>>) | null = null;
     let merged = false;
@@ -162,7 +182,7 @@ export function sweep(model: HookedTransformer, task: Task, o: SweepOptions): Sw
       } else {
         signedC = absC = mibCircuitsFromSweep(ev.edges, circuits);
       }
-      const f = ev.metric([...signedC, ...absC]).map((x) => ev.normalise(x)!);
+      const f = (await ev.metric([...signedC, ...absC])).map((x) => ev.normalise(x)!);
       const fs = f.slice(0, MIB_SIZES.length), fa = f.slice(MIB_SIZES.length);
       mib = {
         from: scoredFile ? 'scores' : 'sweep', sizes: [...MIB_SIZES], requested: mibCounts(ev.edges.length),

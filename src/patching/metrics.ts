@@ -4,7 +4,9 @@
  * forward, with ONE device read per forward (all numbers of the forward's circuits stacked into
  * one [C, 2 + extras] tensor). Edges outside a circuit carry the engine's ablated value
  * (resample: the task's corrupted prompts; zero; mean). The clean reference is the full
- * circuit's own edge-masked run, so KL(clean || full) is 0.
+ * circuit's own edge-masked run (so KL(clean || full) is 0), or the logits the caller already
+ * holds (`clean`: discovery's reference, for attribution the plain forward's), which then also
+ * stand for the full graph M.
  *
  * This is the one place a circuit's metrics and its normalised faithfulness are computed:
  * `discover`'s summary and results, the report, `evaluate`, `sweep` and the criteria all read

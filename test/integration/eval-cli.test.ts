@@ -16,7 +16,7 @@ import type { CircuitFile } from '../../src/graph/circuit-file.js';
 import type { Evaluation } from '../../src/eval/evaluate.js';
 import type { SweepResult } from '../../src/eval/sweep.js';
 import { comparisonText, type Comparison } from '../../src/eval/compare.js';
-import { resolveReference } from '../../src/eval/reference.js';
+import { resolveReference } from '../../src/cli/context.js';
 import { SHARED, runCli } from '../helpers.js';
 
 const MIN_INT = `${SHARED}models/min_int`;
@@ -30,7 +30,9 @@ let acdcFile: CircuitFile;
 beforeAll(async () => {
   await initBackend('wasm');
   model = (await loadModel(MIN_INT, { quiet: true })).model;
-  acdcFile = discover(model, getTask('min-int'), { method: 'acdc', threshold: 0.05, ablation: 'zero', n: 24, seed: 3, splitEmbed: true, modelName: MIN_INT, backend: 'wasm' }).file;
+  const found = await discover(model, getTask('min-int'), { method: 'acdc', threshold: 0.05, ablation: 'zero', n: 24, seed: 3, splitEmbed: true, modelName: MIN_INT, backend: 'wasm' });
+  found.evaluator.dispose();
+  acdcFile = found.file;
   writeFileSync(join(dir, 'a.json'), JSON.stringify(acdcFile));
   // B: the full graph, hand-made from A
   writeFileSync(join(dir, 'b.json'), JSON.stringify({ ...acdcFile, method: 'hand', edges: acdcFile.edges.map((e) => ({ ...e, inCircuit: true })) }));

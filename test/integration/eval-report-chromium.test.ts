@@ -98,11 +98,12 @@ beforeAll(async () => {
   await initBackend('wasm');
   model = (await loadModel(`${SHARED}models/permute_lists`, { quiet: true })).model;
   const task = getTask('permute-lists');
-  const { file } = discover(model, task, { method: 'eap-ig', topN: 7, ablation: 'zero', n: 24, seed: 1, splitEmbed: true, modelName: 'permute_lists', backend: 'wasm' });
-  const { sections, evaluation } = reportSections(model, task, file);
+  const { file, evaluator } = await discover(model, task, { method: 'eap-ig', topN: 7, ablation: 'zero', n: 24, seed: 1, splitEmbed: true, modelName: 'permute_lists', backend: 'wasm' });
+  // as `discover` renders it: the report measures with discover's own evaluator
+  const { sections, evaluation } = await reportSections(model, task, file, { evaluator }).finally(() => evaluator.dispose());
   expect(evaluation.reference).not.toBeNull();
   pages.report = circuitHtml(file, sections);
-  const s = sweep(model, task, { method: 'eap', ablation: 'zero', n: 16, seed: 2, splitEmbed: true, reference: referenceFromTask(task), modelName: 'permute_lists', backend: 'wasm' });
+  const s = await sweep(model, task, { method: 'eap', ablation: 'zero', n: 16, seed: 2, splitEmbed: true, reference: referenceFromTask(task), modelName: 'permute_lists', backend: 'wasm' });
   pages.sweep = sweepHtml(s);
   for (const f of sweepFigures(s)) svgs[f.id] = f.svg;
   const kept = circuitEdgeKeys(file);

@@ -12,6 +12,8 @@
  * - sweeps: ACDC over thresholds and EAP-IG top-n on permute_lists: each point's TPR/FPR recounted
  *   from its circuit, the pessimistic AUC recomputed as the integral of max{TPR : FPR <= x},
  *   faithfulness and MIB's CPR/CMD from oracle metrics and hand trapezoids;
+ * - measured once: discover's results and its report come from the one evaluator discover hands
+ *   back (same numbers, exactly), which the report leaves alive for its caller;
  * - no tensors leak.
  */
 import { beforeAll, afterAll, describe, it, expect } from 'vitest';
@@ -23,11 +25,11 @@ import { tokenizerFor } from '../../src/model/tokenizer.js';
 import { getTask } from '../../src/tasks/registry.js';
 import type { Task, TaskBatch } from '../../src/tasks/types.js';
 import { accuracy, klDivergence } from '../../src/tasks/metrics.js';
-import { MetricEvaluator } from '../../src/eval/evaluator.js';
 import { faithfulness } from '../../src/eval/criteria.js';
-import { evaluateCircuit } from '../../src/eval/evaluate.js';
+import { evaluateCircuit, metricEvaluator } from '../../src/eval/evaluate.js';
 import { referenceFromTask } from '../../src/eval/reference.js';
 import { sweep } from '../../src/eval/sweep.js';
+import { reportSections } from '../../src/eval/report.js';
 import { MIB_SIZES, mibCounts } from '../../src/eval/mib.js';
 import { pruneDangling } from '../../src/graph/selection.js';
 import { discover } from '../../src/discovery/run.js';
@@ -85,16 +87,16 @@ function integralAuc(points: { fpr: number; tpr: number }[]): number {
 
 describe('evaluator vs the hooked oracle', () => {
   for (const ab of ['zero', 'resample', 'mean'] as const) {
-    it(`permute_lists, ${ab} ablation: metric, KL and accuracy of five circuits`, () => {
+    it(`permute_lists, ${ab} ablation: metric, KL and accuracy of five circuits`, async () => {
       const model = models.get('permute-lists')!, task = getTask('permute-lists');
       const b = batchFor(task, model, 24, 3);
       const ref = referenceFromTask(task)!;
       const all = layoutEdges(buildLayout(model.cfg, true));
       const rng = new Rng(11);
       const circuits = [all, [], [...ref.edges], [...ref.edges].filter((e) => e !== 'a0.h0->a1.h0<v>'), all.filter(() => rng.next() < 0.5)];
-      const ev = new MetricEvaluator(model, task, b, { ablation: ab, splitEmbed: true, chunk: 2 });
+      const ev = await metricEvaluator(model, task, b, { ablation: ab, splitEmbed: true, chunk: 2 });
       try {
-        const ms = ev.evaluate(circuits);
+        const ms = await ev.evaluate(circuits);
         const clean = oracleAt(model, b, oracleAblation(ab, b), all);
         circuits.forEach((c, i) => {
           const at = oracleAt(model, b, oracleAblation(ab, b), c);
@@ -109,7 +111,7 @@ describe('evaluator vs the hooked oracle', () => {
         expect(ev.full.metric).toBe(ms[0].metric);
         expect(ev.empty.metric).toBe(ms[1].metric);
         expect(ms[0].kl).toBeLessThan(TOL.component);
-        const f = faithfulness(ev, ref.edges);
+        const f = await faithfulness(ev, ref.edges);
         expect(f.normalised!).toBeCloseTo((ms[2].metric - ms[1].metric) / (ms[0].metric - ms[1].metric), 10);
         expect(f.ratio!).toBeCloseTo(ms[2].metric / ms[0].metric, 10);
       } finally {
@@ -118,14 +120,15 @@ describe('evaluator vs the hooked oracle', () => {
     });
   }
 
-  it('min_int, resample: the evaluator and the discover pipeline agree with the oracle', () => {
+  it('min_int, resample: the evaluator and the discover pipeline agree with the oracle', async () => {
     const model = models.get('min-int')!, task = getTask('min-int');
     const b = batchFor(task, model, 40, 1);
-    const { file } = discover(model, task, { method: 'acdc', threshold: 0.05, splitEmbed: true, ablation: 'resample', modelName: 'min_int', backend: 'wasm', batch: b });
+    const { file, evaluator } = await discover(model, task, { method: 'acdc', threshold: 0.05, splitEmbed: true, ablation: 'resample', modelName: 'min_int', backend: 'wasm', batch: b });
+    evaluator.dispose();
     const kept = file.edges.filter((e) => e.inCircuit).map((e) => `${e.from}->${e.to}`);
-    const ev = new MetricEvaluator(model, task, b, { ablation: 'resample', splitEmbed: true });
+    const ev = await metricEvaluator(model, task, b, { ablation: 'resample', splitEmbed: true });
     try {
-      const e = evaluateCircuit(ev, file, { criteria: false });
+      const e = await evaluateCircuit(ev, file, { criteria: false });
       const o = oracleMetric(model, task, b, oracleAblation('resample', b), kept);
       expect(Math.abs(e.faithfulness!.circuit - o)).toBeLessThan(rel(o));
       expect(e.faithfulness!.normalised!).toBeCloseTo(file.results.faithfulness!, 5);
@@ -137,42 +140,73 @@ describe('evaluator vs the hooked oracle', () => {
   it('no tensors leak', async () => {
     const model = models.get('min-int')!, task = getTask('min-int');
     const b = batchFor(task, model, 16);
-    await expectNoLeak(() => {
-      const ev = new MetricEvaluator(model, task, b, { ablation: 'mean', splitEmbed: true, chunk: 1 });
-      ev.evaluate([[], ['tok->a0.h0<v>', 'a0.h0->logits']]);
+    await expectNoLeak(async () => {
+      const ev = await metricEvaluator(model, task, b, { ablation: 'mean', splitEmbed: true, chunk: 1 });
+      await ev.evaluate([[], ['tok->a0.h0<v>', 'a0.h0->logits']]);
       ev.dispose();
     }, 'evaluator');
+    // sweeps free every evaluator discover hands them (one per ACDC threshold, one for a scoring run)
+    for (const method of ['acdc', 'eap']) {
+      await expectNoLeak(() => sweep(model, task, { method, thresholds: method === 'acdc' ? [0.01, 1] : undefined, topN: method === 'acdc' ? undefined : [0, 3], ablation: 'zero', n: 16, splitEmbed: true, modelName: 'min_int', backend: 'wasm' }), `${method} sweep`);
+    }
+  });
+});
+
+describe('measured once: discover, its results and its report share one evaluator', () => {
+  it('min_int, zero: the report reuses the evaluator as is and leaves it to the caller', async () => {
+    const model = models.get('min-int')!, task = getTask('min-int');
+    const b = batchFor(task, model, 24, 3);
+    const { file, evaluator } = await discover(model, task, { method: 'acdc', threshold: 0.05, splitEmbed: true, ablation: 'zero', modelName: 'min_int', backend: 'wasm', batch: b });
+    try {
+      const { evaluation } = await reportSections(model, task, file, { evaluator });
+      const f = evaluation.faithfulness!;
+      expect(f.full).toBe(evaluator.full.metric);
+      expect(f.empty).toBe(evaluator.empty.metric);
+      expect(f.normalised).toBe(evaluator.normalise(f.circuit));
+      // the file's results are the same measurements, through the same formula
+      expect(file.results.clean).toBe(f.full);
+      expect(file.results.corrupted).toBe(f.empty);
+      expect(file.results.circuit).toBe(f.circuit);
+      expect(file.results.faithfulness).toBe(f.normalised);
+      expect(file.results.klCircuit).toBe(f.kl);
+      // not disposed by the report: the caller owns it
+      expect((await evaluator.evaluate([[]]))[0].metric).toBe(evaluator.empty.metric);
+    } finally {
+      evaluator.dispose();
+    }
   });
 });
 
 describe("known answers: the toy models' published circuits (README accuracies)", () => {
   /** accuracy triples (model, empty, circuit) of the published circuit plus each extra edge set */
-  const acc = (t: string, ab: 'zero' | 'mean', n: number, extras: string[][] = [[]]) => {
+  const acc = async (t: string, ab: 'zero' | 'mean', n: number, extras: string[][] = [[]]) => {
     const model = models.get(t)!, task = getTask(t);
-    const ev = new MetricEvaluator(model, task, batchFor(task, model, n, 5), { ablation: ab, splitEmbed: true });
+    const ev = await metricEvaluator(model, task, batchFor(task, model, n, 5), { ablation: ab, splitEmbed: true });
     try {
-      return extras.map((x) => faithfulness(ev, new Set([...referenceFromTask(task)!.edges, ...x])).extras.find((m) => m.name === 'accuracy')!);
+      const out = [];
+      for (const x of extras) out.push((await faithfulness(ev, new Set([...referenceFromTask(task)!.edges, ...x]))).extras.find((m) => m.name === 'accuracy')!);
+      return out;
     } finally { ev.dispose(); }
   };
-  it('min_int and majority_element: the circuit alone is as accurate as the model', () => {
+  it('min_int and majority_element: the circuit alone is as accurate as the model', async () => {
     for (const t of ['min-int', 'majority-element']) for (const ab of ['zero', 'mean'] as const) {
-      const [a] = acc(t, ab, 64);
+      const [a] = await acc(t, ab, 64);
       expect(a.full).toBeGreaterThan(0.97);
       expect(a.circuit, `${t} ${ab}`).toBeGreaterThanOrEqual(a.full - 0.02);
       expect(a.empty).toBeLessThan(0.1);
     }
   });
-  it('sort: 0.717 under zero ablation, 0.995 with pos->a0.h0<v>', () => {
-    const [a, b] = acc('sort', 'zero', 64, [[], ['pos->a0.h0<v>']]);
+  it('sort: 0.717 under zero ablation, 0.995 with pos->a0.h0<v>', async () => {
+    const [a, b] = await acc('sort', 'zero', 64, [[], ['pos->a0.h0<v>']]);
     expect(a.circuit).toBeGreaterThan(0.66);
     expect(a.circuit).toBeLessThan(0.78);
     expect(b.circuit).toBeGreaterThan(0.98);
   });
-  it('permute_lists: 0.866 zero, 0.989 mean, 0.997 mean with a0.h0->a1.h0<q>', () => {
-    const [z] = acc('permute-lists', 'zero', 120);
+  it('permute_lists: 0.866 zero, 0.989 mean, 0.997 mean with a0.h0->a1.h0<q>', async () => {
+    const [z] = await acc('permute-lists', 'zero', 120);
     expect(z.circuit).toBeGreaterThan(0.82);
     expect(z.circuit).toBeLessThan(0.91);
-    const [m, mq] = acc('permute-lists', 'mean', 120, [[], ['a0.h0->a1.h0<q>']]);
+    const [m, mq] = await acc('permute-lists', 'mean', 120, [[], ['a0.h0->a1.h0<q>']]);
     expect(m.circuit).toBeGreaterThan(0.97);
     expect(m.circuit).toBeLessThan(0.9999);
     expect(mq.circuit).toBeGreaterThan(m.circuit);
@@ -180,19 +214,19 @@ describe("known answers: the toy models' published circuits (README accuracies)"
 });
 
 describe('completeness and minimality vs the oracle', () => {
-  it('permute_lists, zero ablation, the published circuit', () => {
+  it('permute_lists, zero ablation, the published circuit', async () => {
     const model = models.get('permute-lists')!, task = getTask('permute-lists');
     const b = batchFor(task, model, 24, 9);
     const ab = oracleAblation('zero', b);
     const all = layoutEdges(buildLayout(model.cfg, true));
     const ref = referenceFromTask(task)!;
-    const ev = new MetricEvaluator(model, task, b, { ablation: 'zero', splitEmbed: true });
+    const ev = await metricEvaluator(model, task, b, { ablation: 'zero', splitEmbed: true });
     try {
       const file = {
         edges: all.map((e) => ({ from: e.split('->')[0], to: e.split('->')[1], score: null, inCircuit: ref.edges.has(e) })),
         method: 'hand', task: task.name, model: 'permute_lists', ablation: 'zero', splitEmbed: true, n: 24, seed: 9,
       };
-      const e = evaluateCircuit(ev, file, { samples: 4, greedySteps: 2 });
+      const e = await evaluateCircuit(ev, file, { samples: 4, greedySteps: 2 });
       const C = [...ref.edges];
       const F = (edges: Iterable<string>) => oracleMetric(model, task, b, ab, edges);
       const c = e.completeness!;
@@ -226,7 +260,7 @@ describe('sweeps on permute_lists (zero ablation) vs independent computations', 
   const model = () => models.get('permute-lists')!;
   const task = getTask('permute-lists');
 
-  function checkSweep(s: ReturnType<typeof sweep>, b: TaskBatch) {
+  function checkSweep(s: Awaited<ReturnType<typeof sweep>>, b: TaskBatch) {
     const ref = referenceFromTask(task)!.edges;
     const all = layoutEdges(buildLayout(model().cfg, true));
     const ab = oracleAblation('zero', b);
@@ -248,9 +282,9 @@ describe('sweeps on permute_lists (zero ablation) vs independent computations', 
     return { all, ab, full, empty };
   }
 
-  it('ACDC thresholds: ROC points, AUC, faithfulness, CPR/CMD from the sweep circuits', () => {
+  it('ACDC thresholds: ROC points, AUC, faithfulness, CPR/CMD from the sweep circuits', async () => {
     const b = batchFor(task, model(), 32, 2);
-    const s = sweep(model(), task, { method: 'acdc', thresholds: [0.01, 1], ablation: 'zero', n: 32, seed: 2, splitEmbed: true, reference: referenceFromTask(task), modelName: 'permute_lists', backend: 'wasm' });
+    const s = await sweep(model(), task, { method: 'acdc', thresholds: [0.01, 1], ablation: 'zero', n: 32, seed: 2, splitEmbed: true, reference: referenceFromTask(task), modelName: 'permute_lists', backend: 'wasm' });
     expect(s.points.map((p) => p.threshold)).toEqual([0.01, 1]);
     const { all, ab, full, empty } = checkSweep(s, b);
     // MIB from the sweep: at each size the largest circuit within floor(k N) edges, the full graph at 100%
@@ -266,13 +300,14 @@ describe('sweeps on permute_lists (zero ablation) vs independent computations', 
     expect(Math.abs(s.mib!.cmd - cmd)).toBeLessThan(1e-3);
   });
 
-  it('EAP-IG top-n: ROC of every size, AUC, CPR/CMD from the scores', () => {
+  it('EAP-IG top-n: ROC of every size, AUC, CPR/CMD from the scores', async () => {
     const b = batchFor(task, model(), 32, 4);
-    const s = sweep(model(), task, { method: 'eap-ig', ablation: 'zero', n: 32, seed: 4, splitEmbed: true, reference: referenceFromTask(task), modelName: 'permute_lists', backend: 'wasm' });
+    const s = await sweep(model(), task, { method: 'eap-ig', ablation: 'zero', n: 32, seed: 4, splitEmbed: true, reference: referenceFromTask(task), modelName: 'permute_lists', backend: 'wasm' });
     expect(s.points.map((p) => p.topN)).toEqual(Array.from({ length: 20 }, (_, i) => i));
     const { all, ab, full, empty } = checkSweep(s, b);
     // scores of the same discovery, recomputed; CPR ranks by -score (EAP: lower = more important), CMD by |score|
-    const { file } = discover(model(), task, { method: 'eap-ig', topN: 0, ablation: 'zero', splitEmbed: true, modelName: 'permute_lists', backend: 'wasm', batch: b });
+    const { file, evaluator } = await discover(model(), task, { method: 'eap-ig', topN: 0, ablation: 'zero', splitEmbed: true, modelName: 'permute_lists', backend: 'wasm', batch: b });
+    evaluator.dispose();
     const sc = new Map(file.edges.map((e) => [`${e.from}->${e.to}`, e.score!]));
     const byKey = (k: (e: string) => number) => [...all].sort((x, y) => k(y) - k(x) || (x < y ? -1 : 1));
     const signed = byKey((e) => -sc.get(e)!), abs = byKey((e) => Math.abs(sc.get(e)!));

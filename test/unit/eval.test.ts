@@ -10,7 +10,8 @@ import { compareToReference, confusion, directEdges, paretoCurve, pessimisticAuc
 import { mibArea, mibCircuitsFromScores, mibCircuitsFromSweep, mibCounts, MIB_SIZES, rankEdges, importanceSign } from '../../src/eval/mib.js';
 import { circuitComponents, removeNodes } from '../../src/eval/criteria.js';
 import { compareCircuits } from '../../src/eval/compare.js';
-import { align, mergeEmbed, readReferenceFile } from '../../src/eval/reference.js';
+import { align, mergeEmbed } from '../../src/eval/reference.js';
+import { readReferenceFile } from '../../src/cli/context.js';
 import { lineChartSvg } from '../../src/eval/plot.js';
 import { overlaySvg } from '../../src/eval/html.js';
 import { rankingSizes } from '../../src/eval/evaluate.js';

@@ -14,7 +14,7 @@ import { compareCircuits, comparisonText, type CircuitSource } from '../../eval/
 import { evaluateCircuit, evaluatorFor, type Evaluation } from '../../eval/evaluate.js';
 import { comparisonHtml } from '../../eval/html.js';
 import { fileEdges } from '../../eval/reference.js';
-import { loadCircuit, referenceOption, taskAndModel, type LoadedCircuit } from './evaluate.js';
+import { loadCircuit, referenceOption, taskAndModel, type LoadedCircuit } from '../context.js';
 import { circuitTaskOptions } from '../options.js';
 
 interface CompareArgs {
@@ -69,12 +69,12 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
         const cfg = loaded.model.cfg;
         for (const c of [A, B]) if (c.imported) c.file.modelConfig = { nLayers: cfg.nLayers, nHeads: cfg.nHeads, dModel: cfg.dModel, attnOnly: cfg.attnOnly };
         const reference = referenceOption(argv.reference, task, A.file, argv.quiet || argv.json);
-        const run = (c: LoadedCircuit) => {
+        const run = async (c: LoadedCircuit) => {
           // both on A's prompts and ablation (unless overridden), each on its own embedding split
-          const ev = evaluatorFor(loaded.model, task, { ...A.file, splitEmbed: c.file.splitEmbed }, { n: argv.n, seed: argv.seed, ablation: argv.ablation });
-          try { return evaluateCircuit(ev, c.file, { reference, criteria: argv.criteria, source: c.path }); } finally { ev.dispose(); }
+          const ev = await evaluatorFor(loaded.model, task, { ...A.file, splitEmbed: c.file.splitEmbed }, { n: argv.n, seed: argv.seed, ablation: argv.ablation });
+          try { return await evaluateCircuit(ev, c.file, { reference, criteria: argv.criteria, source: c.path }); } finally { ev.dispose(); }
         };
-        evals = [run(A), run(B)];
+        evals = [await run(A), await run(B)];
       } finally {
         loaded.model.dispose();
       }

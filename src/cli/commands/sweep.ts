@@ -14,9 +14,7 @@ import { getTask } from '../../tasks/registry.js';
 import { loadCustomTask } from '../../tasks/custom.js';
 import { sweep, type SweepResult } from '../../eval/sweep.js';
 import { sweepFigures, sweepHtml } from '../../eval/html.js';
-import { resolveReference, type Reference } from '../../eval/reference.js';
-import { compatibleReference } from '../../eval/report.js';
-import { modelForTask } from './discover.js';
+import { modelForTask, referenceOption } from '../context.js';
 import { startWorkers, workersOption } from '../workers.js';
 import { taskOptions, weightOptions } from '../options.js';
 
@@ -127,16 +125,9 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
     const pool = await startWorkers(loaded.model, argv.workers, backend, argv.n, { task: argv.task, data: argv.data });
     try {
       const cfg = loaded.model.cfg;
-      let reference: Reference | null = null;
-      if (argv.reference === 'none') reference = null;
-      else if (argv.reference) reference = resolveReference(argv.reference);
-      else {
-        const r = compatibleReference(task, { modelConfig: { nLayers: cfg.nLayers, nHeads: cfg.nHeads, dModel: cfg.dModel, attnOnly: cfg.attnOnly } });
-        reference = r.reference;
-        if (r.note && !argv.quiet) process.stderr.write(`note: no ROC: ${r.note}\n`);
-      }
+      const reference = referenceOption(argv.reference, task, { modelConfig: { nLayers: cfg.nLayers, nHeads: cfg.nHeads, dModel: cfg.dModel, attnOnly: cfg.attnOnly } }, argv.quiet);
       const tty = process.stderr.isTTY && !argv.quiet;
-      const s = sweep(loaded.model, task, {
+      const s = await sweep(loaded.model, task, {
         method: argv.method, thresholds, topN, ablation: argv.ablation, metric: argv.metric, n: argv.n, seed: argv.seed,
         splitEmbed: argv.splitEmbed, speculate: argv.speculate, steps: argv.steps, absValue: argv.absValue, batchSize: argv.batchSize, pool,
         reference, countDirect: argv.countDirect, modelName: name, backend,
