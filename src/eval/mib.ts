@@ -21,6 +21,7 @@
  * floor(k * N) edges (or the empty circuit), and the full graph at 100%.
  */
 import { pruneDangling } from '../graph/selection.js';
+import { getMethod, methodNames } from '../discovery/registry.js';
 
 export const MIB_SIZES: readonly number[] = Object.freeze([0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1]);
 
@@ -29,9 +30,12 @@ export function mibCounts(nEdges: number, sizes: readonly number[] = MIB_SIZES):
   return sizes.map((k) => Math.floor(k * nEdges));
 }
 
-/** +1 when a method's higher scores mean more important edges, -1 when lower scores do. */
+/**
+ * +1 when a method's higher scores mean more important edges, -1 when lower scores do: the
+ * method's registry entry says; +1 for a method not registered here (an imported circuit).
+ */
 export function importanceSign(method: string): 1 | -1 {
-  return method === 'eap' || method === 'eap-ig' ? -1 : 1;
+  return methodNames().includes(method) ? getMethod(method).scoreSign : 1;
 }
 
 export interface RankOptions {
