@@ -134,7 +134,7 @@ export async function modelForTask(task: Task, spec: string | undefined, opts: {
   const load = (s: string) => loadModel(s, { config: opts.config, processing: opts.processing, quiet: opts.quiet });
   if (spec) return { loaded: await load(spec), name: spec };
   try {
-    // toy tasks name a ../shared/models directory; others a preset, HF name or shipped model
+    // toy tasks name a shared toy model (resolveSharedModel); others a preset, HF name or shipped model
     const spec0 = resolveSharedModel(task.defaultModel) ?? task.defaultModel;
     return { loaded: await load(spec0), name: task.defaultModel };
   } catch (err) {

@@ -1,6 +1,6 @@
 /**
  * ACDC — Conmy et al., "Towards Automated Circuit Discovery for Mechanistic Interpretability"
- * (NeurIPS 2023), as implemented in their repository (../shared/reference/peers.md §1).
+ * (NeurIPS 2023), as implemented in their repository (docs/methods.md "ACDC").
  *
  * Scores: for each edge, the rise of the objective (KL(clean || patched), or the negated task
  * metric) when the edge is removed from the current circuit; the edge is removed for good when

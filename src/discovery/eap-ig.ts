@@ -1,7 +1,7 @@
 /**
  * EAP-IG — Hanna, Pezzelle & Belinkov, "Have Faith in Faithfulness: Going Beyond Circuit Overlap
  * When Finding Model Mechanisms" (COLM 2024, arXiv 2403.17806); the "inputs" variant of their
- * repository (peers.md §5.2).
+ * repository (docs/methods.md "EAP-IG").
  *
  * Scores: score(u -> r) = (out_u(ablated) - out_u(clean)) . mean_k dMetric/dx_r at step k, where
  * step k runs the clean prompt with the input embedding interpolated to

@@ -1,13 +1,13 @@
 /**
  * EAP — Syed, Rager & Conmy, "Attribution Patching Outperforms Automated Circuit Discovery"
- * (2023, arXiv 2310.10348); the fast form of EAP-IG's repository (peers.md §5.1).
+ * (2023, arXiv 2310.10348); the fast form of EAP-IG's repository (docs/methods.md "EAP").
  *
  * Scores: score(u -> r) = (out_u(ablated) - out_u(clean)) . dMetric/dx_r, averaged over rows and
  * metric positions (the metric is a batch mean), where x_r is receiver r's input in the clean
  * run. Computed for every edge at once as the gradient of the metric with respect to a
  * zero-valued probe mask that adds sum_u probe[r,u] (out_u(clean) - out_u(ablated)) to each
  * receiver input: one matmul per (receiver block, sender group), the shapes of the patch masks
- * (STYLE.md #6). score = -dMetric/dprobe.
+ * (docs/patching.md "Dense masks and scores"). score = -dMetric/dprobe.
  * Metric: the task metric by default (KL's gradient vanishes at the clean run), or -KL.
  * Cost: the engine's setup (one clean and one ablated forward, caching the senders' outputs),
  * then one plain forward and one backward of the model (src/patching/attribution.ts); the

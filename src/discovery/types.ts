@@ -1,4 +1,4 @@
-/** The common signature of discovery methods (DESIGN.md "Discovery methods"). */
+/** The common signature of discovery methods (docs/methods.md). */
 import type { CircuitEvaluator } from '../patching/evaluator.js';
 import type { Objective } from '../patching/objective.js';
 

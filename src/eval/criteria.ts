@@ -1,5 +1,5 @@
 /**
- * The IOI paper's three criteria (Wang et al. 2023, §4; ../shared/reference/peers.md §4.6), on
+ * The IOI paper's three criteria (Wang et al. 2023, §4; docs/methods.md "Evaluating a circuit"), on
  * the edge-level graph. F(X) is the task metric of the model in which every edge outside X
  * carries its ablated value (the evaluator's ablation; the paper mean-ablates over the ABC
  * distribution, `--ablation mean` here). M is the full graph, C the circuit, and removing a set

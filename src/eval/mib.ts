@@ -1,5 +1,5 @@
 /**
- * MIB's circuit-localisation scores (Mueller et al. 2025, ../shared/reference/peers.md §4.5;
+ * MIB's circuit-localisation scores (Mueller et al. 2025, docs/methods.md "Evaluating a circuit";
  * MIB `MIB_circuit_track/evaluation.py::evaluate_area_under_curve`).
  *
  * For each circuit size k in {0.1%, 0.2%, 0.5%, 1%, 2%, 5%, 10%, 20%, 50%, 100%} of the graph's

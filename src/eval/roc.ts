@@ -1,6 +1,6 @@
 /**
  * Circuits against a reference circuit: edge- and node-level confusion counts, ROC points and
- * ACDC's "pessimistic" AUC (../shared/reference/peers.md §3.1; ACDC
+ * ACDC's "pessimistic" AUC (docs/methods.md "Evaluating a circuit"; ACDC
  * `acdc/acdc_graphics.py::pessimistic_auc`, `notebooks/roc_plot_generator.py`).
  *
  * Edge level: the universe is every edge of the graph (`layoutEdges`); positives are the

@@ -96,7 +96,7 @@ export interface SweepResult {
   seconds: number;
 }
 
-/** ACDC's default grid here: 10^linspace(-5, 0, 11) (peers.md §1.6 uses 21 to 31 points). */
+/** ACDC's default grid here: 10^linspace(-5, 0, 11) (ACDC's published sweeps use 21 to 31 points; docs/methods.md "ACDC"). */
 export function defaultThresholds(): number[] {
   return Array.from({ length: 11 }, (_, i) => Number((10 ** (-5 + i * 0.5)).toPrecision(6)));
 }

@@ -7,11 +7,12 @@
  * receiver: entry [r * nSenders + s] is 1 when edge (sender column s -> receiver row r) is in
  * the circuit, else 0 (also 0 where the graph has no such edge). Rows and columns are the
  * graph's receiver and sender indices; a receiver group's rows are contiguous and its senders
- * are the columns [0, group.sendersBefore). This is the layout src/patching/layout.ts uses.
+ * are the columns [0, group.sendersBefore). This is the layout the patching engine uses (layout.ts).
  */
 import type { ComponentGraph } from './graph.js';
 import { whyNoEdge } from './graph.js';
 import { EDGE_FORMAT, QKV, normalizeReceiverKey, parseNodeKey, type Qkv } from './names.js';
+import { keepConnected } from './selection.js';
 
 export class Circuit implements Iterable<string> {
   readonly graph: ComponentGraph;
@@ -182,48 +183,23 @@ export class Circuit implements Iterable<string> {
   }
 
   /**
-   * Remove dangling edges, to a fixed point (EAP-IG `Graph.prune`, ACDC's removal of nodes
-   * with no path to the output). A sender is reached when it is an embedding sender, or when
-   * some receiver of its node (a head's q, k or v, an MLP's input) has an incoming circuit edge
-   * from a reached sender. A node is live when it is `logits`, or when its sender has a circuit
-   * edge into a live node's receiver. An edge stays when its sender is reached and its
-   * receiver's node is live.
+   * Remove dangling edges (EAP-IG `Graph.prune`, ACDC's removal of nodes with no path to the
+   * output): an edge stays when a path of circuit edges reaches its sender from the embedding
+   * and one leads from its receiver's node (a head through any of its q, k, v inputs) to the
+   * logits. The result is a fixed point. Returns this circuit when nothing dangles. The
+   * algorithm is `keepConnected` (selection.ts), which `pruneDangling` on edge keys also runs.
    */
   pruneDangling(): Circuit {
     const g = this.graph, S = g.nSenders;
-    let bits = this.bits;
-    for (;;) {
-      // Forward: receivers in row order are topological (a group's senders precede it).
-      const reachedS = new Uint8Array(S);
-      for (const s of g.senders) if (s.layer < 0) reachedS[s.index] = 1;
-      const reachedR = new Uint8Array(g.nReceivers);
-      for (const r of g.receivers) {
-        for (let j = 0; j < r.senders.length; j++) {
-          if (bits[r.firstEdge + j] && reachedS[r.senders[j]]) { reachedR[r.index] = 1; break; }
-        }
-        const slot = nodeSlot(g, r.index);
-        if (reachedR[r.index] && slot < S) reachedS[slot] = 1;
-      }
-      // Backward: a node is live when logits, or its sender feeds a live receiver through the circuit.
-      const liveS = new Uint8Array(S);
-      for (let ri = g.nReceivers - 1; ri >= 0; ri--) {
-        const r = g.receivers[ri];
-        const slot = nodeSlot(g, ri);
-        const live = slot === S || liveS[slot] === 1;
-        if (!live) continue;
-        for (let j = 0; j < r.senders.length; j++) if (bits[r.firstEdge + j]) liveS[r.senders[j]] = 1;
-      }
-      const next = new Uint8Array(bits.length);
-      let changed = false;
-      for (let e = 0; e < bits.length; e++) {
-        if (!bits[e]) continue;
-        const slot = nodeSlot(g, g.edgeReceiver[e]);
-        const keep = reachedS[g.edgeSender[e]] === 1 && (slot === S || liveS[slot] === 1);
-        if (keep) next[e] = 1; else changed = true;
-      }
-      if (!changed) return bits === this.bits ? this : new Circuit(g, bits);
-      bits = next;
-    }
+    const idx = this.indices();
+    const from = new Int32Array(idx.length), to = new Int32Array(idx.length);
+    idx.forEach((e, i) => { from[i] = g.edgeSender[e]; to[i] = nodeSlot(g, g.edgeReceiver[e]); });
+    const sources = g.senders.filter((s) => s.layer < 0).map((s) => s.index);
+    const keep = keepConnected(S + 1, from, to, sources, S);
+    if (keep.every((k) => k === 1)) return this;
+    const bits = new Uint8Array(this.bits.length);
+    idx.forEach((e, i) => { bits[e] = keep[i]; });
+    return new Circuit(g, bits);
   }
 
   private combine(other: Circuit, f: (a: number, b: number) => number): Circuit {
@@ -260,7 +236,7 @@ export interface CircuitFromNodesOptions {
  * The circuit of every edge between the given component nodes (`a9.h9`, `m3`, `input`, ...):
  * an edge is in when its sender node and its receiver's node are both in the set. This is
  * the node-level (EAP-IG `level='node'`) notion; ACDC's canonical circuits are built edge by
- * edge instead (peers.md §3.2-3.4), which `Circuit.fromEdges` expresses.
+ * edge instead (docs/tasks.md "Reference circuits"), which `Circuit.fromEdges` expresses.
  */
 export function circuitFromNodes(graph: ComponentGraph, nodes: Iterable<string>, opts: CircuitFromNodesOptions = {}): Circuit {
   const set = new Set<string>();

@@ -1,6 +1,7 @@
 /**
- * The component graph (DESIGN.md "The component graph"; ACDC / EAP-IG convention), compiled
- * from a ModelConfig alone.
+ * The component graph (docs/graph.md; ACDC / EAP-IG convention), compiled from a ModelConfig
+ * alone. The order of senders and receivers and the edge rule are the layout's (layout.ts,
+ * `buildLayout`), defined there once; this class adds per-edge indices, keys and the DAG.
  *
  * Senders, in topological order (the sender index = the column of every mask and score
  * matrix): the embedding sender(s) `input` (or `tok`, `pos` with splitEmbed), then for each
@@ -29,12 +30,13 @@
  *
  * Counts: `edges` is EAP-IG's / auto-circuit's count (residual edges). ACDC also counts the
  * `hook_q_input[h] -> hook_q[h]` "direct computation" edges, 3 per head: `edgesAcdc` =
- * edges + 3 * nLayers * nHeads (GPT-2 small: 32,491 and 32,923; peers.md §0, §1.1).
+ * edges + 3 * nLayers * nHeads (GPT-2 small: 32,491 and 32,923; docs/graph.md "Counts").
  */
 import { MultiDirectedGraph } from 'graphology';
 import type { ModelConfig } from '../model/config.js';
+import { buildLayout, fullMask, type PatchLayout } from './layout.js';
 import {
-  QKV, headKey, mlpKey, normalizeReceiverKey, parseNodeKey, receiverKey,
+  QKV, normalizeReceiverKey, parseNodeKey, parseReceiverKey, receiverKey,
   type NodeKind, type Qkv, type ReceiverKind, type SenderKind,
 } from './names.js';
 
@@ -76,7 +78,7 @@ export interface ReceiverInfo {
   readonly nodeSender: number;
   /** index into `graph.groups` */
   readonly group: number;
-  /** sender columns feeding this receiver, ascending */
+  /** sender columns feeding this receiver, ascending (a view into `edgeSender`: read only) */
   readonly senders: Int32Array;
   /** index of this receiver's first edge; its edges are firstEdge .. firstEdge + senders.length - 1 */
   readonly firstEdge: number;
@@ -123,6 +125,8 @@ export interface EdgeAttributes {
 
 export class ComponentGraph {
   readonly cfg: ModelConfig;
+  /** the index scheme this graph was built from (also what the patching engine reads) */
+  readonly layout: PatchLayout;
   readonly splitEmbed: boolean;
   /** whether a `pos` sender exists (splitEmbed and not `pos: false`) */
   readonly hasPos: boolean;
@@ -138,8 +142,8 @@ export class ComponentGraph {
   /** sender column / receiver row of each edge, by edge index */
   readonly edgeSender: Int32Array;
   readonly edgeReceiver: Int32Array;
-  private readonly keys: readonly string[];
-  private readonly edgeIdx: Map<string, number>;
+  private keyCache: readonly string[] | null = null;
+  private edgeIdxCache: Map<string, number> | null = null;
   private readonly senderIdx: Map<string, number>;
   private readonly receiverIdx: Map<string, number>;
   /** [nReceivers * nSenders] -> edge index, -1 where there is no edge */
@@ -147,82 +151,81 @@ export class ComponentGraph {
   private dagCache: MultiDirectedGraph<NodeAttributes, EdgeAttributes> | null = null;
 
   constructor(cfg: ModelConfig, opts: BuildGraphOptions = {}) {
-    const splitEmbed = opts.splitEmbed ?? false;
-    if (opts.pos === false && !splitEmbed) throw new Error(`graph: the option pos: false needs splitEmbed (without it the positions are part of 'input')`);
-    const hasPos = splitEmbed && opts.pos !== false;
-    const { nLayers: NL, nHeads: H } = cfg;
-    const hasMlp = !cfg.attnOnly;
-    const shortPos = hasPos && cfg.positionalEmbeddingType === 'shortformer';
+    // The order and the edge rule come from the layout (layout.ts), defined there once.
+    const lay = buildLayout(cfg, { splitEmbed: opts.splitEmbed ?? false, pos: opts.pos });
+    const NL = cfg.nLayers, H = cfg.nHeads;
     this.cfg = cfg;
-    this.splitEmbed = splitEmbed;
-    this.hasPos = hasPos;
+    this.layout = lay;
+    this.splitEmbed = lay.splitEmbed;
+    this.hasPos = lay.hasPos;
+    const S = lay.senders.length, R = lay.receivers.length;
 
-    type S = Omit<SenderInfo, 'receivers'>;
-    const senders: S[] = [];
-    const pushS = (key: string, kind: SenderKind, layer: number, head: number | null) => senders.push({ key, index: senders.length, kind, layer, head });
-    if (splitEmbed) { pushS('tok', 'tok', -1, null); if (hasPos) pushS('pos', 'pos', -1, null); } else pushS('input', 'input', -1, null);
-    const nIn = senders.length;
-    for (let l = 0; l < NL; l++) {
-      for (let h = 0; h < H; h++) pushS(headKey(l, h), 'head', l, h);
-      if (hasMlp) pushS(mlpKey(l), 'mlp', l, null);
-    }
-    const S = senders.length;
-    const perLayer = H + (hasMlp ? 1 : 0);
+    type Snd = Omit<SenderInfo, 'receivers'>;
+    const senders: Snd[] = lay.senders.map((key, index) => {
+      const n = parseNodeKey(key)!;
+      return { key, index, kind: n.kind as SenderKind, layer: n.layer, head: n.head };
+    });
 
-    type R = Omit<ReceiverInfo, 'senders' | 'firstEdge' | 'nodeSender'>;
-    const receivers: R[] = [];
+    // Receiver groups: layer L's attention (its 3H q/k/v rows), MLP L (1 row), logits (1 row).
     const groups: ReceiverGroup[] = [];
     for (let l = 0; l < NL; l++) {
-      const start = receivers.length;
-      for (const x of QKV) for (let h = 0; h < H; h++) {
-        const node = headKey(l, h);
-        receivers.push({ key: receiverKey(node, x), index: receivers.length, node, kind: 'head', layer: l, head: h, qkv: x, group: groups.length });
-      }
-      groups.push({ kind: 'attn', layer: l, start, end: receivers.length, sendersBefore: nIn + l * perLayer });
-      if (hasMlp) {
-        receivers.push({ key: mlpKey(l), index: receivers.length, node: mlpKey(l), kind: 'mlp', layer: l, head: null, qkv: null, group: groups.length });
-        groups.push({ kind: 'mlp', layer: l, start: receivers.length - 1, end: receivers.length, sendersBefore: nIn + l * perLayer + H });
-      }
+      groups.push({ kind: 'attn', layer: l, start: lay.attnRow(l), end: lay.attnRow(l) + 3 * H, sendersBefore: lay.sendersBeforeAttn(l) });
+      if (!cfg.attnOnly) groups.push({ kind: 'mlp', layer: l, start: lay.mlpRow(l), end: lay.mlpRow(l) + 1, sendersBefore: lay.sendersBeforeMlp(l) });
     }
-    receivers.push({ key: 'logits', index: receivers.length, node: 'logits', kind: 'logits', layer: NL, head: null, qkv: null, group: groups.length });
-    groups.push({ kind: 'logits', layer: NL, start: receivers.length - 1, end: receivers.length, sendersBefore: S });
-    const R = receivers.length;
+    groups.push({ kind: 'logits', layer: NL, start: lay.logitsRow, end: lay.logitsRow + 1, sendersBefore: S });
+    const groupOf = new Int32Array(R);
+    groups.forEach((g, i) => groupOf.fill(i, g.start, g.end));
 
-    // Edges, receiver-major.
+    // Edges, receiver-major, senders ascending (typed arrays: GPT-2 small has 32,491 edges).
     const dense = new Int32Array(R * S).fill(-1);
-    const es: number[] = [], er: number[] = [];
-    const recvOut: ReceiverInfo[] = [];
-    for (const r of receivers) {
-      const g = groups[r.group];
-      const firstEdge = es.length;
-      const list: number[] = [];
-      for (let s = 0; s < g.sendersBefore; s++) {
-        if (shortPos && s === 1 && r.qkv !== 'q' && r.qkv !== 'k') continue;
-        dense[r.index * S + s] = es.length;
-        es.push(s); er.push(r.index); list.push(s);
-      }
-      const nodeSender = r.kind === 'logits' ? -1 : senders.findIndex((x) => x.key === r.node);
-      recvOut.push(Object.freeze({ ...r, nodeSender, senders: Int32Array.from(list), firstEdge }));
+    let E = 0;
+    for (let r = 0; r < R; r++) for (let s = 0; s < S; s++) if (lay.hasEdge(s, r)) dense[r * S + s] = E++;
+    const es = new Int32Array(E), er = new Int32Array(E);
+    const firstEdge = new Int32Array(R + 1);
+    const fedCount = new Int32Array(S);
+    for (let r = 0, e = 0; r < R; r++) {
+      firstEdge[r] = e;
+      for (let s = 0; s < S; s++) if (dense[r * S + s] >= 0) { es[e] = s; er[e] = r; fedCount[s]++; e++; }
     }
-    const fed: number[][] = senders.map(() => []);
-    for (let e = 0; e < es.length; e++) fed[es[e]].push(er[e]);
-    this.senders = Object.freeze(senders.map((s) => Object.freeze({ ...s, receivers: Int32Array.from(fed[s.index]) })));
-    this.receivers = Object.freeze(recvOut);
+    firstEdge[R] = E;
+    this.receivers = Object.freeze(lay.receivers.map((key, index): ReceiverInfo => {
+      const { node, qkv } = parseReceiverKey(key);
+      const n = parseNodeKey(node)!;
+      return Object.freeze({
+        key, index, node, kind: n.kind as ReceiverKind, layer: n.kind === 'logits' ? NL : n.layer, head: n.head, qkv,
+        nodeSender: lay.senderIndex.get(node) ?? -1, group: groupOf[index],
+        senders: es.subarray(firstEdge[index], firstEdge[index + 1]), firstEdge: firstEdge[index],
+      });
+    }));
+    const fed = senders.map((x) => new Int32Array(fedCount[x.index]));
+    fedCount.fill(0);
+    for (let e = 0; e < E; e++) fed[es[e]][fedCount[es[e]]++] = er[e];
+    this.senders = Object.freeze(senders.map((x) => Object.freeze({ ...x, receivers: fed[x.index] })));
     this.groups = Object.freeze(groups.map((g) => Object.freeze(g)));
     this.nSenders = S;
     this.nReceivers = R;
-    this.nEdges = es.length;
-    this.nEdgesAcdc = es.length + 3 * NL * H;
-    this.edgeSender = Int32Array.from(es);
-    this.edgeReceiver = Int32Array.from(er);
+    this.nEdges = E;
+    this.nEdgesAcdc = E + 3 * NL * H;
+    this.edgeSender = es;
+    this.edgeReceiver = er;
     this.dense = dense;
-    this.keys = Object.freeze(es.map((s, e) => `${this.senders[s].key}->${this.receivers[er[e]].key}`));
-    this.edgeIdx = new Map(this.keys.map((k, i) => [k, i]));
-    this.senderIdx = new Map(this.senders.map((s) => [s.key, s.index]));
-    this.receiverIdx = new Map(this.receivers.map((r) => [r.key, r.index]));
-    const nodes = this.senders.map((s) => s.key);
-    nodes.push('logits');
-    this.nodeKeys = Object.freeze(nodes);
+    this.senderIdx = new Map(lay.senderIndex);
+    this.receiverIdx = new Map(lay.receiverIndex);
+    this.nodeKeys = Object.freeze([...lay.senders, 'logits']);
+  }
+
+  /** Edge keys by index, built on first use (the engine's layout never needs them). */
+  private get keys(): readonly string[] {
+    if (!this.keyCache) {
+      const k = new Array<string>(this.nEdges);
+      for (let e = 0; e < this.nEdges; e++) k[e] = `${this.senders[this.edgeSender[e]].key}->${this.receivers[this.edgeReceiver[e]].key}`;
+      this.keyCache = Object.freeze(k);
+    }
+    return this.keyCache;
+  }
+
+  private get edgeIdx(): Map<string, number> {
+    return this.edgeIdxCache ??= new Map(this.keys.map((k, i) => [k, i]));
   }
 
   /** The graphology DAG over component nodes (built on first use; treat it as read-only). */
@@ -311,9 +314,7 @@ export class ComponentGraph {
    * exists. The same layout as `Circuit.maskMatrix()`.
    */
   existsMask(): Float32Array {
-    const m = new Float32Array(this.nReceivers * this.nSenders);
-    for (let e = 0; e < this.nEdges; e++) m[this.edgeReceiver[e] * this.nSenders + this.edgeSender[e]] = 1;
-    return m;
+    return fullMask(this.layout);
   }
 
   /** The receiver group of layer L's attention (its 3H q/k/v rows). */

@@ -85,11 +85,31 @@ export function parseReceiverKey(receiver: string): { node: string; qkv: Qkv | n
 
 /** The node a receiver belongs to: `a3.h2<q>` -> `a3.h2`, `m4` -> `m4`, `logits` -> `logits`. */
 export function receiverNode(receiver: string): string {
+  // Fast path for the spellings this program writes (hot in selection and evaluation loops);
+  // the same answer as parseReceiverKey: `X<q>` -> `X`; a name without a `<x>` / `.x` ending
+  // or surrounding spaces -> itself.
+  const n = receiver.length;
+  const first = receiver.charCodeAt(0), last = receiver.charCodeAt(n - 1);
+  if (first >= 97 && first <= 122) {
+    if (last === 62 && n > 3 && receiver.charCodeAt(n - 3) === 60 && isQkvCode(receiver.charCodeAt(n - 2))) return receiver.slice(0, n - 3);
+    if (last > 32 && last < 127 && last !== 62 && !(isQkvCode(last) && receiver.charCodeAt(n - 2) === 46)) return receiver;
+  }
   return parseReceiverKey(receiver).node;
 }
 
-export function formatEdgeKey(sender: string, receiver: string): string {
-  return `${sender}->${normalizeReceiverKey(receiver)}`;
+/** q, k or v */
+function isQkvCode(c: number): boolean {
+  return c === 113 || c === 107 || c === 118;
+}
+
+/**
+ * Split an edge key at `->` into [sender, receiver], as written (no trimming, no checks of
+ * the two names): the fast split for keys this program wrote. `parseEdgeKey` builds on it.
+ */
+export function splitEdge(key: string): [string, string] {
+  const i = key.indexOf('->');
+  if (i < 0) throw new Error(`graph: '${key}' is not an edge key; expected ${EDGE_FORMAT}`);
+  return [key.slice(0, i), key.slice(i + 2)];
 }
 
 /**
@@ -97,10 +117,9 @@ export function formatEdgeKey(sender: string, receiver: string): string {
  * syntax of both ends (a known node kind), not that the edge exists in some graph.
  */
 export function parseEdgeKey(key: string): EdgeName {
-  const i = key.indexOf('->');
-  if (i < 0) throw new Error(`graph: '${key}' is not an edge key; expected ${EDGE_FORMAT}`);
-  const sender = key.slice(0, i).trim();
-  const receiver = normalizeReceiverKey(key.slice(i + 2));
+  const [rawSender, rawReceiver] = splitEdge(key);
+  const sender = rawSender.trim();
+  const receiver = normalizeReceiverKey(rawReceiver);
   const { node, qkv } = parseReceiverKey(receiver);
   const s = parseNodeKey(sender), r = parseNodeKey(node);
   if (!s || s.kind === 'logits') throw new Error(`graph: '${key}' has no valid sender ('${sender}'); senders are input, tok, pos, a{L}.h{H}, m{L}; expected ${EDGE_FORMAT}`);
@@ -108,6 +127,24 @@ export function parseEdgeKey(key: string): EdgeName {
   if (r.kind === 'head' && !qkv) throw new Error(`graph: '${key}': a head receiver needs <q>, <k> or <v> ('${node}<q>'); expected ${EDGE_FORMAT}`);
   if (r.kind !== 'head' && qkv) throw new Error(`graph: '${key}': only heads have q/k/v receivers ('${node}'); expected ${EDGE_FORMAT}`);
   return { key: `${sender}->${receiver}`, sender, receiver, receiverNode: node, qkv };
+}
+
+/**
+ * Topological order of component node keys without a graph (ComponentGraph.nodeKeys' order):
+ * the embedding (`input`, `tok`, then `pos`), then per layer its heads by index and its MLP,
+ * then `logits`; unknown names before `logits`, ties by name.
+ */
+export function nodeOrder(a: string, b: string): number {
+  const x = nodeRank(a), y = nodeRank(b);
+  return x[0] - y[0] || x[1] - y[1] || x[2] - y[2] || (a < b ? -1 : a > b ? 1 : 0);
+}
+
+function nodeRank(n: string): [number, number, number] {
+  const p = parseNodeKey(n);
+  if (!p) return [1e8, 0, 0];
+  if (p.kind === 'logits') return [1e9, 0, 0];
+  if (p.layer < 0) return [-1, p.kind === 'pos' ? 1 : 0, 0];
+  return [p.layer, p.kind === 'mlp' ? 1 : 0, p.head ?? 0];
 }
 
 /** `normalizeEdgeKey('a0.h0->a1.h0.v')` = `a0.h0->a1.h0<v>`; throws on a malformed key. */

@@ -1,51 +1,61 @@
 /**
- * Choosing a circuit from edge scores, and pruning dangling nodes (EAP-IG's `prune`): a sender
- * node counts only if some path of circuit edges reaches it from the input (the embedding
- * senders always count), and a receiver only if its node reaches the logits through circuit
- * edges. Edges touching a dropped node are removed; repeated to a fixed point.
+ * Choosing a circuit from edge scores (EAP-IG's `apply_topn`, `apply_threshold`,
+ * `apply_greedy`), and pruning dangling nodes (EAP-IG's `prune`): a node counts only if some
+ * path of circuit edges reaches it from the embedding (the embedding senders always count)
+ * and some path leads from it to the logits. Edges touching a dropped node are removed.
+ *
+ * The pruning is written once, on integer node ids (`keepConnected`); `pruneDangling` applies
+ * it to edge keys without a graph, `Circuit.pruneDangling` to a circuit's edge indices.
  */
+import { receiverNode, splitEdge } from './names.js';
 
-/** The node a receiver belongs to: `a3.h2<q>` -> `a3.h2`, `m4` -> `m4`, `logits`. */
-export function receiverNode(receiver: string): string {
-  const i = receiver.indexOf('<');
-  return i < 0 ? receiver : receiver.slice(0, i);
+export { receiverNode, splitEdge };
+
+/**
+ * Which edges lie on a path from a source to the sink: edge e (from[e] -> to[e], node ids in
+ * [0, nNodes)) is kept when a path of the given edges reaches from[e] from a source and one
+ * leads from to[e] to the sink. One forward and one backward search, O(nodes + edges); the
+ * result is a fixed point (pruning the kept edges again keeps them all), since every edge on
+ * such a path is itself kept.
+ */
+export function keepConnected(nNodes: number, from: ArrayLike<number>, to: ArrayLike<number>, sources: Iterable<number>, sink: number): Uint8Array {
+  const E = from.length;
+  // adjacency in CSR form, both directions
+  const outStart = new Int32Array(nNodes + 1), inStart = new Int32Array(nNodes + 1);
+  for (let e = 0; e < E; e++) { outStart[from[e] + 1]++; inStart[to[e] + 1]++; }
+  for (let n = 0; n < nNodes; n++) { outStart[n + 1] += outStart[n]; inStart[n + 1] += inStart[n]; }
+  const outTo = new Int32Array(E), inFrom = new Int32Array(E);
+  const oFill = outStart.slice(0, nNodes), iFill = inStart.slice(0, nNodes);
+  for (let e = 0; e < E; e++) { outTo[oFill[from[e]]++] = to[e]; inFrom[iFill[to[e]]++] = from[e]; }
+  const search = (seeds: Iterable<number>, start: Int32Array, next: Int32Array): Uint8Array => {
+    const seen = new Uint8Array(nNodes);
+    const stack: number[] = [];
+    for (const n of seeds) if (!seen[n]) { seen[n] = 1; stack.push(n); }
+    while (stack.length > 0) {
+      const n = stack.pop()!;
+      for (let j = start[n]; j < start[n + 1]; j++) if (!seen[next[j]]) { seen[next[j]] = 1; stack.push(next[j]); }
+    }
+    return seen;
+  };
+  const reached = search(sources, outStart, outTo);
+  const live = search([sink], inStart, inFrom);
+  const keep = new Uint8Array(E);
+  for (let e = 0; e < E; e++) keep[e] = reached[from[e]] & live[to[e]];
+  return keep;
 }
 
-export function splitEdge(key: string): [string, string] {
-  const i = key.indexOf('->');
-  if (i < 0) throw new Error(`circuit: '${key}' is not an edge key (sender->receiver)`);
-  return [key.slice(0, i), key.slice(i + 2)];
-}
+const INPUTS = ['input', 'tok', 'pos'];
 
-const INPUTS = new Set(['input', 'tok', 'pos']);
-
+/** Drop dangling edges from a set of edge keys (no graph needed); the kept keys in input order. */
 export function pruneDangling(edges: Iterable<string>): Set<string> {
-  let cur = new Set(edges);
-  for (;;) {
-    const parsed = [...cur].map((e) => [e, ...splitEdge(e)] as const);
-    // forward reachability from the inputs
-    const reached = new Set<string>(INPUTS);
-    let changed = true;
-    while (changed) {
-      changed = false;
-      for (const [, s, r] of parsed) {
-        const n = receiverNode(r);
-        if (reached.has(s) && !reached.has(n)) { reached.add(n); changed = true; }
-      }
-    }
-    // backward reachability from the logits
-    const live = new Set<string>(['logits']);
-    changed = true;
-    while (changed) {
-      changed = false;
-      for (const [, s, r] of parsed) {
-        if (live.has(receiverNode(r)) && !live.has(s)) { live.add(s); changed = true; }
-      }
-    }
-    const next = new Set(parsed.filter(([, s, r]) => reached.has(s) && live.has(receiverNode(r)) && (receiverNode(r) === 'logits' || reached.has(receiverNode(r)))).map(([e]) => e));
-    if (next.size === cur.size) return next;
-    cur = next;
-  }
+  const keys = [...new Set(edges)];
+  const id = new Map<string, number>();
+  const intern = (n: string) => { let i = id.get(n); if (i === undefined) { i = id.size; id.set(n, i); } return i; };
+  const sources = INPUTS.map(intern), sink = intern('logits');
+  const from = new Int32Array(keys.length), to = new Int32Array(keys.length);
+  keys.forEach((e, i) => { const [s, r] = splitEdge(e); from[i] = intern(s); to[i] = intern(receiverNode(r)); });
+  const keep = keepConnected(id.size, from, to, sources, sink);
+  return new Set(keys.filter((_, i) => keep[i]));
 }
 
 function rank(scores: Map<string, number>, absolute: boolean): [string, number][] {

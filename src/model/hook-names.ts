@@ -33,17 +33,3 @@ export const hook = {
   lnFinalNormalized: 'ln_final.hook_normalized',
 } as const;
 
-/** Every hook name a model of this shape exposes, in forward order. */
-export function allHookNames(nLayers: number, attnOnly: boolean): string[] {
-  const names: string[] = [hook.embed, hook.posEmbed];
-  for (let l = 0; l < nLayers; l++) {
-    names.push(hook.residPre(l), hook.qInput(l), hook.kInput(l), hook.vInput(l), hook.ln1Scale(l), hook.ln1Normalized(l),
-      hook.q(l), hook.k(l), hook.v(l), hook.attnScores(l), hook.pattern(l), hook.z(l), hook.result(l), hook.attnOut(l));
-    if (!attnOnly) {
-      names.push(hook.residMid(l), hook.mlpIn(l), hook.ln2Scale(l), hook.ln2Normalized(l), hook.mlpPre(l), hook.mlpPost(l), hook.mlpOut(l));
-    }
-    names.push(hook.residPost(l));
-  }
-  names.push(hook.lnFinalScale, hook.lnFinalNormalized);
-  return names;
-}

@@ -1,6 +1,6 @@
 /**
  * The messages between the main thread (WorkerPool, ParallelEngine) and a worker thread
- * (worker.ts): one protocol, as promises on both sides (STYLE.md #15). A request carries an id;
+ * (worker.ts): one protocol, as promises on both sides (docs/patching.md "Chunks, threads and reads"). A request carries an id;
  * the worker handles messages in order and answers each request with one reply.
  */
 import type { ModelConfig } from '../model/config.js';

@@ -1,5 +1,5 @@
 /**
- * What an edge outside the circuit carries (DESIGN.md "The edge-masked forward"): its sender's
+ * What an edge outside the circuit carries (docs/patching.md "Ablations"): its sender's
  * output on the corrupted prompts (resample), zeros (zero), or the per-position mean over a
  * reference batch (mean; the task's corrupted prompts).
  */

@@ -1,5 +1,5 @@
 /**
- * The edge-masked forward (DESIGN.md "The edge-masked forward"). For a circuit C every
+ * The edge-masked forward (docs/patching.md). For a circuit C every
  * receiver r reads
  *   x_r = base_r + sum_u m[r,u] * (out_u(patched) - out_u(ablated))
  * where base_r = constants (biases) + sum_u out_u(ablated) is fixed per receiver layer, and

@@ -1,5 +1,5 @@
 /**
- * The engine interface that discovery methods and evaluators see (DESIGN.md "Discovery
+ * The engine interface that discovery methods and evaluators see (docs/methods.md;
  * methods"); implemented by PatchingEngine (./engine.ts), ChunkedEngine (./chunked.ts) and
  * ParallelEngine (src/parallel/engine.ts).
  */

@@ -1,5 +1,5 @@
 /**
- * Docstring (Heimersheim & Janiak 2023; ACDC `acdc/docstring/prompts.py`, peers.md §2.3):
+ * Docstring (Heimersheim & Janiak 2023; ACDC `acdc/docstring/prompts.py`, docs/tasks.md):
  * predict the next parameter name in a reST docstring.
  *
  *     <BOS>
@@ -27,8 +27,8 @@
  * draws use the project's Rng (ACDC seeds Python's `random` with the prompt index), so prompts
  * differ from ACDC's; the reference circuit (references.ts) is the published one.
  *
- * The description-word list is our own list of common English nouns (it starts with the 30
- * that peers.md quotes from ACDC's `common_single_token_nouns`); it only fills the prose.
+ * The description-word list is our own list of common English nouns (it starts with the first
+ * 30 of ACDC's 687 `common_single_token_nouns`); it only fills the prose.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Tokenizer } from '../model/tokenizer.js';
@@ -49,7 +49,7 @@ export const VARIABLE_NAMES: readonly string[] = Object.freeze((
 
 /** Common nouns for the descriptions (our list; see the header). */
 export const DESCRIPTION_NOUNS: readonly string[] = Object.freeze((
-  // the 30 quoted in peers.md
+  // the first 30 of ACDC's common_single_token_nouns
   'price control action cost issue process position course minute education type research subject girl age father ' +
   'force order value act matter health lot street patient class mind church condition paper ' +
   // ours, alphabetical

@@ -1,5 +1,5 @@
 /**
- * Greater-Than (Hanna et al. 2023; ACDC `acdc/greaterthan/utils.py`, peers.md §2.2).
+ * Greater-Than (Hanna et al. 2023; ACDC `acdc/greaterthan/utils.py`, docs/tasks.md).
  * "The war lasted from the year 1732 to 17" -> a two-digit ending greater than 32.
  *
  * Prompts: "The {noun} lasted from the year {XXYY} to {XX}", no BOS (ACDC tokenises with the

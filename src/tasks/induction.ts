@@ -5,7 +5,7 @@
  * id); GPT-2 keeps to the ordinary BPE tokens below 50256. A BOS is prepended when the
  * tokenizer has one (toy id models without a BOS get none).
  *
- * ACDC's induction task (peers.md §2.4) runs redwood_attn_2l on stored natural-text
+ * ACDC's induction task (docs/tasks.md "Induction") runs redwood_attn_2l on stored natural-text
  * sequences with a mask of repeat positions; that data is a download, so this task builds its
  * own repeats. Corruption follows ACDC: a seeded derangement of the rows (each row is patched
  * from another row's sequence, also a repeat of different tokens).

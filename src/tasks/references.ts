@@ -1,9 +1,9 @@
 /**
- * Hand-found ("canonical") circuits as edge sets over the engine's graph (src/patching/layout.ts),
- * built the way ACDC builds its ROC ground truths (../shared/reference/peers.md §3):
+ * Hand-found ("canonical") circuits as edge sets over the component graph (src/graph/layout.ts),
+ * built the way ACDC builds its ROC ground truths (docs/tasks.md "Reference circuits"):
  * IOI (Wang et al. 2023; 26 heads), Greater-Than (Hanna et al. 2023) and Docstring (Heimersheim
- * & Janiak 2023), plus the toy models' published circuits, which are read from
- * ../shared/models/<model>/reference_circuit.json when asked for (never copied into the repo).
+ * & Janiak 2023), plus the shared toy models' published circuits, which are read from the
+ * reference_circuit.json next to each model when asked for (never copied into the repo).
  *
  * Two counts. Our graph has no q/k/v "DIRECT" edges (ACDC's `hook_q_input[h] -> hook_q[h]`):
  * a head's q input is a receiver and its output a sender, so the edge count here is ACDC's
@@ -19,6 +19,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { presetConfig, resolveConfigJson, type ModelConfig } from '../model/config.js';
 import { buildLayout, layoutEdges, type PatchLayout } from '../graph/layout.js';
+import { normalizeReceiverKey, splitEdge } from '../graph/names.js';
 import { resolveSharedModel } from './shared-models.js';
 
 export interface ReferenceCircuit {
@@ -77,7 +78,7 @@ function kind(node: string, side: 'sender' | 'receiver'): 'embed' | 'head' | 'ml
 
 /**
  * Edge counts by sender kind -> receiver kind (`embed`, `head`, `mlp`, `logits`) plus `direct`
- * (ACDC's q/k/v DIRECT edges): the composition tables of peers.md §3.
+ * (ACDC's q/k/v DIRECT edges): the composition tables of docs/tasks.md "Reference circuits".
  */
 export function composition(edges: Iterable<string>): Record<string, number> {
   const out: Record<string, number> = {};
@@ -113,7 +114,7 @@ function make(name: string, source: string, cfg: ModelConfig, splitEmbed: boolea
 }
 
 // ---------------------------------------------------------------------------------------------
-// IOI (ACDC acdc/ioi/utils.py::IOI_CIRCUIT, get_ioi_true_edges; peers.md §3.2)
+// IOI (ACDC acdc/ioi/utils.py::IOI_CIRCUIT, get_ioi_true_edges; docs/tasks.md "Reference circuits")
 
 export const IOI_HEAD_GROUPS: Readonly<Record<string, readonly Head[]>> = Object.freeze({
   'name mover': [[9, 9], [10, 0], [9, 6]],
@@ -250,14 +251,13 @@ export function docstringReference(cfg: ModelConfig = presetConfig('attn-only-4l
 }
 
 // ---------------------------------------------------------------------------------------------
-// Toy models (../shared/models/<dir>/reference_circuit.json, read at call time)
+// Toy models (<shared model dir>/reference_circuit.json, found by resolveSharedModel, read at call time)
 
 /** `a0.h0.q` -> `a0.h0<q>`; other names unchanged. */
 export function convertToyEdge(e: string): string {
-  const i = e.indexOf('->');
-  if (i < 0) throw new Error(`references: '${e}' is not an edge 'sender->receiver'`);
-  const r = e.slice(i + 2).replace(/^(a\d+\.h\d+)\.([qkv])$/, '$1<$2>');
-  return `${e.slice(0, i)}->${r}`;
+  if (e.indexOf('->') < 0) throw new Error(`references: '${e}' is not an edge 'sender->receiver'`);
+  const [sender, receiver] = splitEdge(e);
+  return `${sender}->${normalizeReceiverKey(receiver)}`;
 }
 
 interface ToyReferenceJson { circuit_edges?: unknown; uncertain_edges?: unknown; source?: unknown; model?: unknown }

@@ -1,6 +1,6 @@
 /**
- * Where the toy models of ../shared/models live. `resolveSharedModel(name)` is the one place
- * that looks them up: `$CIRCUITSCOPE_SHARED/<name>` first (the variable may name the `models`
+ * Where the shared toy models (docs/tasks.md "Toy tasks") live; the project does not ship
+ * them. `resolveSharedModel(name)` is the one place that looks them up: `$CIRCUITSCOPE_SHARED/<name>` first (the variable may name the `models`
  * folder itself or the `shared` folder holding it), then `<repo root>/../shared/models/<name>`.
  * A hit is a directory with a config.json; anything else gives null. No caching: each call
  * looks at the file system again.

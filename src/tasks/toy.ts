@@ -1,16 +1,16 @@
 /**
- * The four toy tasks of ../shared/models (README there): min-int, majority-element, sort and
- * permute-lists, with the token-id generators of ./toy/generators.ts.
+ * The four toy tasks of the shared toy models (docs/tasks.md "Toy tasks"): min-int,
+ * majority-element, sort and permute-lists, with the token-id generators of ./toy/generators.ts.
  *
  * Corruption: the corrupted batch is another, independent draw from the same generator (seed
  * derived from the build seed), so every corrupted row is a valid input of the same format
  * whose answer is (almost always) different; special tokens (BOS, MID, END, '=') stay where
  * they are. Metrics at the scored positions: mean log-probability of the label (primary;
- * negative cross-entropy, the README's mean_loss negated), the label's logit, and accuracy
- * (argmax over the output vocabulary, the README's accuracy).
+ * negative cross-entropy, the models' reported mean loss negated), the label's logit, and
+ * accuracy (argmax over the output vocabulary, as the models' reported accuracy).
  *
  * Models: the default is the shared model's folder name (`min_int`, ...), which the CLI
- * resolves with `resolveSharedModel` (./shared-models.ts) when ../shared/models is present;
+ * resolves with `resolveSharedModel` (./shared-models.ts) when the shared models are present;
  * permute-lists falls back to the project's own shipped `permute-lists-2l`. Reference
  * circuits are read from the shared folder's reference_circuit.json when asked for.
  */
@@ -22,7 +22,7 @@ import type { BuildContext, Task, TaskBatch, TaskMetric } from './types.js';
 
 export interface ToyTaskSpec {
   name: ToyTaskName;
-  /** folder under ../shared/models */
+  /** the model's folder name among the shared models (see ./shared-models.ts) */
   sharedModel: string;
   fallbackModel: string | null;
   description: string;

@@ -1,5 +1,5 @@
 /**
- * The task plugin interface (DESIGN.md "Tasks"). A task builds clean/corrupted token batches
+ * The task plugin interface (docs/tasks.md). A task builds clean/corrupted token batches
  * with the positions its metric reads and the answer tokens there, and defines its metric on
  * the logits at those positions. Metrics are "higher = the behaviour is there" (logit
  * difference, probability difference, accuracy); discovery negates them where it minimises.
@@ -57,7 +57,7 @@ export interface Task {
   readonly metrics?: readonly TaskMetric[];
   /**
    * The hand-found circuit as an edge set over `buildLayout(ref.cfg, ref.splitEmbed)`, or null
-   * when it cannot be loaded (the toy tasks read ../shared/models at call time). Optional:
+   * when it cannot be loaded (the toy tasks read the shared models' files at call time). Optional:
    * tasks without a published circuit (induction, custom) leave it out.
    */
   loadReference?(): ReferenceCircuit | null;

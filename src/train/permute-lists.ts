@@ -1,6 +1,6 @@
 /**
  * The shipped permute-lists model: 2 layers, one head each, attention-only, no LayerNorm, biases
- * frozen at zero, learned positions (the shape of ../shared/models/permute_lists, smaller),
+ * frozen at zero, learned positions (the shape of the shared permute_lists toy model, smaller),
  * trained on the task generator of src/tasks/toy/generators.ts (a fresh permutation per row).
  *
  * Held-out lists: one list (a0, a1, a2) in ten, picked by a hash of its index, is never

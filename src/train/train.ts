@@ -83,15 +83,6 @@ function toInt2d(rows: number[][], what: string): tf.Tensor2D {
   return tf.tensor2d(flat, [rows.length, T], 'int32');
 }
 
-/** Loss of one batch under the model's current parameters (no gradient). */
-export function batchLoss(model: Parametrization, b: TrainBatch): number {
-  return tf.tidy(() => {
-    const tokens = toInt2d(b.tokens, 'tokens');
-    const targets = toInt2d(b.targets, 'targets');
-    return maskedCrossEntropy(trainForward(model.cfg, model.param, tokens), targets).dataSync()[0];
-  });
-}
-
 /** Train in place. Deterministic given the model's initial values and `opts.batch`. */
 export function train(model: Parametrization, opts: TrainOptions): TrainResult {
   const names = [...model.variables.keys()];

@@ -1,5 +1,5 @@
 /**
- * Conformance over every registered discovery method (STYLE.md #12): each runs through
+ * Conformance over every registered discovery method (docs/methods.md): each runs through
  * `discover`, leaks no tensors, is deterministic (same circuit, scores equal to 1e-9), and on
  * the min_int toy model under zero ablation recovers the published circuit
  * (../shared/models/min_int/reference_circuit.json: tok -> a0.h0 <q>, <k>, <v> and

@@ -1,10 +1,11 @@
 /**
  * Circuits over the component graph (src/graph/circuit.ts, serialize.ts): membership and
  * errors, dangling-edge pruning (hand-made circuits on a 2-layer model, and random circuits
- * against an independent EAP-IG-style node pruning), masks (against the patching engine's own
- * mask builder), node-level circuits, ACDC's canonical IOI / Greater-Than / Docstring edge
- * counts rebuilt from peers.md §3, and the file formats (circuit JSON, EAP-IG / MIB JSON,
- * DOT, reference circuits) with round trips.
+ * against an independent EAP-IG-style node pruning, through a Circuit and through edge keys),
+ * masks (against the patching engine's own mask builder), node-level circuits, ACDC's
+ * canonical IOI / Greater-Than / Docstring edge counts rebuilt from docs/graph.md, and the
+ * file formats (circuit JSON, EAP-IG / MIB JSON, DOT, reference circuits) with round trips,
+ * read with and without a graph.
  */
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
@@ -14,7 +15,8 @@ import { buildGraph, type ComponentGraph } from '../../src/graph/graph.js';
 import { Circuit, circuitFromNodes } from '../../src/graph/circuit.js';
 import { receiverNode } from '../../src/graph/names.js';
 import {
-  circuitFromJson, circuitFromMib, circuitFromReference, circuitToDot, circuitToJson, circuitToMib, readCircuitJson, type MibGraphJson,
+  circuitFromJson, circuitFromMib, circuitFromReference, circuitToDot, circuitToJson, circuitToMib, readCircuit, readCircuitJson, toDot, toMib,
+  type CircuitFile, type MibGraphJson,
 } from '../../src/graph/serialize.js';
 import { buildLayout, fullMask, maskFromEdges } from '../../src/graph/layout.js';
 import { SHARED } from '../helpers.js';
@@ -138,15 +140,17 @@ describe('circuit: pruneDangling', () => {
     expect(prune([...keep, ...dangling])).toEqual([...keep].sort());
   });
 
-  it('equals EAP-IG-style node pruning on random circuits, is idempotent and shrinks', () => {
+  it('equals EAP-IG-style node pruning on random circuits (by index and by key), is idempotent and shrinks', () => {
     const graphs = [G2, buildGraph(tiny({ nLayers: 3, nHeads: 3, dModel: 9 })), buildGraph(presetConfig('redwood-attn-2l')), buildGraph(tiny({ positionalEmbeddingType: 'shortformer' }), { splitEmbed: true })];
     let nonTrivial = 0;
     for (const g of graphs) for (const p of [0.05, 0.15, 0.3, 0.6]) for (let seed = 0; seed < 25; seed++) {
       const c = randomCircuit(g, p, seed * 7 + Math.round(p * 100));
       const pr = c.pruneDangling();
       expect(new Set(pr.toArray())).toEqual(referencePrune(c.toArray()));
-      // discovery's graph-free pruning on edge keys (selection.ts) agrees
-      expect(pruneDangling(c.toArray())).toEqual(new Set(pr.toArray()));
+      // the same algorithm on edge keys without a graph (selection.ts), in any key order
+      const keys = c.toArray().reverse();
+      expect(pruneDangling(keys)).toEqual(referencePrune(keys));
+      expect([...pruneDangling(keys)]).toEqual(keys.filter((k) => pr.has(k)));
       expect(pr.pruneDangling().equals(pr)).toBe(true);
       expect(pr.minus(c).size).toBe(0);
       if (pr.size > 0 && pr.size < c.size) nonTrivial++;
@@ -176,7 +180,7 @@ describe('circuit: masks', () => {
     expect(Circuit.fromMask(G2, m, 0.8).size).toBe(0);
   });
 
-  it('equals the patching engine\'s masks for the same edges (src/patching/layout.ts)', () => {
+  it('equals the patching engine\'s masks for the same edges (src/graph/layout.ts)', () => {
     for (const [cfg, split] of [[presetConfig('gpt2-small'), false], [presetConfig('attn-only-4l'), true], [tiny(), true]] as const) {
       const g = buildGraph(cfg, { splitEmbed: split });
       const L = buildLayout(cfg, split);
@@ -206,7 +210,7 @@ describe('circuit: node-level circuits', () => {
   });
 });
 
-describe('circuit: ACDC canonical circuits rebuilt from peers.md §3 (edge counts incl. q/k/v direct edges)', () => {
+describe('circuit: ACDC canonical circuits (docs/graph.md; edge counts incl. q/k/v direct edges)', () => {
   const gpt2 = buildGraph(presetConfig('gpt2-small'));
   const kindOf = (g: ComponentGraph, key: string): string => {
     const e = g.edgeIndex(key);
@@ -327,7 +331,7 @@ describe('serialize: circuit JSON', () => {
   const c = Circuit.fromEdges(G2, ['input->a0.h1<v>', 'a0.h1->m0', 'm0->a1.h1<q>', 'a1.h1->logits']);
   const scores = new Map(G2.edgeKeys().map((k, i) => [k, (i % 7) - 3.25]));
 
-  it('writes the graph part with meta in DESIGN.md order and reads it back', () => {
+  it('writes the graph part with meta in docs/graph.md order and reads it back', () => {
     const meta = { model: 'tiny', task: 'toy', method: 'eap', threshold: 0.1, metric: 'logit_diff', createdAt: '2025-01-01T00:00:00Z', results: { clean: 1 }, seed: 3 };
     const j = circuitToJson(c, { scores, meta });
     expect(Object.keys(j)).toEqual(['format', 'version', 'model', 'task', 'method', 'threshold', 'metric', 'createdAt', 'seed', 'splitEmbed', 'modelConfig', 'nodes', 'edges', 'results']);
@@ -426,19 +430,34 @@ describe('serialize: reference circuits, auto-detection, DOT', () => {
     expect(() => circuitFromReference(perm, {}, 'x')).toThrow(/'circuit_edges' is not a list/);
   });
 
-  it('readCircuitJson detects each format', () => {
+  it('readCircuit detects each format', () => {
     const c = circuitFromReference(perm, ref);
     const scores = new Map([['a1.h0->logits', 0.5]]);
     for (const json of [circuitToJson(c, { scores }), circuitToMib(c, { scores }), c.toArray(), ref]) {
-      const r = readCircuitJson(perm, JSON.parse(JSON.stringify(json)), 'x');
+      const r = readCircuit(perm, JSON.parse(JSON.stringify(json)), 'x');
       expect(r.circuit.equals(c)).toBe(true);
     }
-    expect(readCircuitJson(perm, circuitToMib(c, { scores })).scores.get('a1.h0->logits')).toBe(0.5);
-    expect(readCircuitJson(perm, ref).meta).toMatchObject({ model: 'permute_lists_model' });
-    expect(() => readCircuitJson(perm, { hello: 1 }, 'x.json')).toThrow(/circuit: x.json: not a circuit file/);
-    expect(() => readCircuitJson(perm, [1, 2], 'x.json')).toThrow(/an array must hold edge keys/);
-    expect(() => readCircuitJson(buildGraph(permCfg), ['tok->logits'], 'x.json')).toThrow(/split embedding/);
-    expect(() => readCircuitJson(perm, ['input->logits'], 'x.json')).toThrow(/single 'input' sender/);
+    expect(readCircuit(perm, circuitToMib(c, { scores })).scores.get('a1.h0->logits')).toBe(0.5);
+    expect(readCircuit(perm, ref).meta).toMatchObject({ model: 'permute_lists_model' });
+    expect(() => readCircuit(perm, { hello: 1 }, 'x.json')).toThrow(/circuit: x.json: not a circuit file/);
+    expect(() => readCircuit(perm, [1, 2], 'x.json')).toThrow(/an array must hold edge keys/);
+    expect(() => readCircuit(buildGraph(permCfg), ['tok->logits'], 'x.json')).toThrow(/split embedding/);
+    expect(() => readCircuit(perm, ['input->logits'], 'x.json')).toThrow(/single 'input' sender/);
+  });
+
+  it('readCircuitJson reads every format without a graph, as flagged edge lists in the <q> spelling', () => {
+    const c = circuitFromReference(perm, ref);
+    const scores = new Map([['a1.h0->logits', 0.5]]);
+    const kept = (json: unknown) => readCircuitJson(JSON.parse(JSON.stringify(json)), 'x').edges.filter((e) => e.inCircuit).map((e) => `${e.from}->${e.to}`);
+    for (const json of [circuitToJson(c, { scores }), circuitToMib(c, { scores }), c.toArray(), ref]) expect(kept(json)).toEqual(c.toArray());
+    expect(readCircuitJson(circuitToJson(c, { scores })).format).toBe('circuit');
+    expect(readCircuitJson(circuitToJson(c, { scores })).file).not.toBeNull();
+    expect(readCircuitJson(circuitToMib(c, { scores })).format).toBe('mib');
+    expect(readCircuitJson(ref).format).toBe('reference');
+    expect(readCircuitJson(['m4 -> a5.h0.k']).edges).toEqual([{ from: 'm4', to: 'a5.h0<k>', score: null, inCircuit: true }]);
+    expect(readCircuitJson(circuitToMib(c, { scores })).edges.find((e) => e.from === 'a1.h0' && e.to === 'logits')).toEqual({ from: 'a1.h0', to: 'logits', score: 0.5, inCircuit: true });
+    expect(() => readCircuitJson({ hello: 1 }, 'x.json')).toThrow(/circuit: x.json: not a circuit file/);
+    expect(() => readCircuitJson({ cfg: {}, edges: { 'a0.h0 a1.h0<q>': {} } }, 'x.json')).toThrow(/circuit: x.json: 'a0.h0 a1.h0<q>' is not an edge key/);
   });
 
   it('DOT: every circuit edge with its key as id, q/k/v colours, one rank per layer stage', () => {
@@ -463,5 +482,18 @@ describe('serialize: reference circuits, auto-detection, DOT', () => {
     expect(small).not.toContain('"a0.h0"');
     expect(small).toContain('label="a \\"quoted\\" title"');
     expect(circuitToDot(Circuit.empty(G2), { allNodes: true })).toContain('"a1.h1" [fillcolor');
+  });
+
+  it('discover\'s circuit file goes through the same DOT and MIB writers as a Circuit', () => {
+    for (const [g, edges] of [[G2, ['input->a0.h1<v>', 'a0.h1->m0', 'm0->a1.h1<q>', 'a1.h1->logits']], [perm, circuitFromReference(perm, ref).toArray()]] as const) {
+      const c = Circuit.fromEdges(g, edges);
+      const scores = new Map(g.edgeKeys().map((k, i) => [k, ((i * 7) % 11) - 5]));
+      const file = circuitToJson(c, { scores, meta: { model: 'm', task: 't', method: 'eap' } }) as unknown as CircuitFile;
+      expect(toDot(file)).toBe(circuitToDot(c, { scores, title: `t · eap · m · ${c.size} edges` }));
+      expect(JSON.stringify(toMib(file))).toBe(JSON.stringify(circuitToMib(c, { scores })));
+      // and the MIB file reads back, with or without a graph
+      expect(readCircuit(g, toMib(file)).circuit.equals(c)).toBe(true);
+      expect(readCircuitJson(toMib(file)).edges.filter((e) => e.inCircuit).map((e) => `${e.from}->${e.to}`)).toEqual(c.toArray());
+    }
   });
 });

@@ -1,7 +1,7 @@
 /**
- * The component graph (src/graph/graph.ts, names.ts) from configs alone: the peers' counts
- * (peers.md §0), the edge rule against an independent formula, the index layout against
- * EAP-IG's formulas and the patching engine's layout, the tok/pos split, the four shared toy
+ * The component graph (src/graph/graph.ts, layout.ts, names.ts) from configs alone: the peers'
+ * counts (docs/graph.md "Counts"), the edge rule against an independent formula, the index
+ * layout against EAP-IG's formulas (the graph and the engine's layout it is built from), the tok/pos split, the four shared toy
  * models' reference graphs, the TransformerLens hook table, and the `graph` command.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { finalizeConfig, presetConfig, resolveConfigJson, type ModelConfig } from '../../src/model/config.js';
 import { buildGraph, type ComponentGraph } from '../../src/graph/graph.js';
 import {
-  formatHookPoint, fromHook, normalizeEdgeKey, parseEdgeKey, parseHookPoint, receiverHook, senderHook,
+  formatHookPoint, fromHook, normalizeEdgeKey, parseEdgeKey, parseHookPoint, parseReceiverKey, receiverHook, receiverNode, senderHook, splitEdge,
 } from '../../src/graph/names.js';
 import { Circuit } from '../../src/graph/circuit.js';
 import { buildLayout } from '../../src/graph/layout.js';
@@ -31,7 +31,7 @@ function toyReference(name: string): { full_graph_edges: string[]; circuit_edges
 const small = (over: Partial<Record<keyof ModelConfig, unknown>> = {}): ModelConfig =>
   finalizeConfig({ modelName: 'tiny', nLayers: 2, nHeads: 2, dModel: 8, nCtx: 8, dVocab: 10, ...over } as Parameters<typeof finalizeConfig>[0], 'test');
 
-/** Does sender s feed receiver r? Written from DESIGN.md's rule, on (kind, layer) pairs only. */
+/** Does sender s feed receiver r? Written from docs/graph.md's rule, on (kind, layer) pairs only. */
 function ruleSays(g: ComponentGraph, s: number, r: number): boolean {
   const S = g.senders[s], R = g.receivers[r];
   if (S.kind === 'input' || S.kind === 'tok') return true;
@@ -41,14 +41,14 @@ function ruleSays(g: ComponentGraph, s: number, r: number): boolean {
   return R.layer > S.layer; // MLP sender
 }
 
-describe('graph: counts from the config alone (peers.md §0)', () => {
+describe('graph: counts from the config alone (docs/graph.md "Counts")', () => {
   it('GPT-2 small: 157 senders, 445 receivers, 32,491 edges, ACDC 32,923', () => {
     const g = buildGraph(presetConfig('gpt2-small'));
     expect(g.counts()).toEqual({ senders: 157, receivers: 445, edges: 32491, edgesAcdc: 32923 });
     // EAP-IG's formulas: n_forward = 1 + L(H+1), n_backward = L(3H+1) + 1
     expect(g.nSenders).toBe(1 + 12 * 13);
     expect(g.nReceivers).toBe(12 * 37 + 1);
-    // ACDC's per-sender sums (peers.md §1.1): MLPs 2,454, heads 29,592, embedding 445
+    // ACDC's per-sender sums (docs/graph.md "Counts"): MLPs 2,454, heads 29,592, embedding 445
     const bySender = { mlp: 0, head: 0, input: 0 } as Record<string, number>;
     for (const s of g.senders) bySender[s.kind] += s.receivers.length;
     expect(bySender).toEqual({ mlp: 2454, head: 29592, input: 445 });
@@ -141,17 +141,35 @@ describe('graph: index layout', () => {
     expect(toArray).toEqual([...g.edgeKeys()]);
   });
 
-  it('matches the patching engine layout (src/patching/layout.ts) sender/receiver order and edges', () => {
+  it('is built from the engine\'s layout (src/graph/layout.ts): same order, same edges, rows and columns by EAP-IG\'s formulas', () => {
     const cfgs = [presetConfig('gpt2-small'), presetConfig('attn-only-4l'), small(), toyConfig('permute_lists')];
     for (const cfg of cfgs) for (const splitEmbed of [false, true]) {
       const g = buildGraph(cfg, { splitEmbed });
       const L = buildLayout(cfg, splitEmbed);
       expect(g.senders.map((s) => s.key)).toEqual(L.senders);
       expect(g.receivers.map((r) => r.key)).toEqual(L.receivers);
+      expect(g.layout.senders).toEqual(L.senders);
       const bad: string[] = [];
       for (let r = 0; r < g.nReceivers; r++) for (let s = 0; s < g.nSenders; s++) if ((g.edgeAt(s, r) >= 0) !== L.hasEdge(s, r)) bad.push(`${L.senders[s]}->${L.receivers[r]}`);
       expect(bad, `${cfg.modelName} split=${splitEmbed}`).toEqual([]);
+      // the layout's row / column helpers, from EAP-IG's forward_index / backward_index / prev_index
+      const H = cfg.nHeads, nIn = splitEmbed ? 2 : 1, perS = H + (cfg.attnOnly ? 0 : 1), perR = 3 * H + (cfg.attnOnly ? 0 : 1);
+      expect(L.nIn).toBe(nIn);
+      expect(L.logitsRow).toBe(cfg.nLayers * perR);
+      for (let l = 0; l < cfg.nLayers; l++) {
+        expect([L.attnRow(l), L.headCol(l), L.sendersBeforeAttn(l)]).toEqual([l * perR, nIn + l * perS, nIn + l * perS]);
+        expect(L.senders[L.headCol(l)]).toBe(`a${l}.h0`);
+        expect(L.receivers[L.attnRow(l) + 2 * H]).toBe(`a${l}.h0<v>`);
+        if (!cfg.attnOnly) {
+          expect([L.mlpRow(l), L.mlpCol(l), L.sendersBeforeMlp(l)]).toEqual([l * perR + 3 * H, nIn + l * perS + H, nIn + l * perS + H]);
+          expect([L.senders[L.mlpCol(l)], L.receivers[L.mlpRow(l)]]).toEqual([`m${l}`, `m${l}`]);
+        }
+      }
     }
+    // without pos (min_int-like): one embedding sender, the same scheme
+    const noPos = buildLayout(small(), { splitEmbed: true, pos: false });
+    expect([noPos.nIn, noPos.senders[0], noPos.senders[1], noPos.hasPos]).toEqual([1, 'tok', 'a0.h0', false]);
+    expect(buildGraph(small(), { splitEmbed: true, pos: false }).layout.senders).toEqual(noPos.senders);
   });
 
   it('existsMask is [nReceivers * nSenders], receiver-major', () => {
@@ -264,6 +282,15 @@ describe('graph: names', () => {
     expect(() => parseEdgeKey('logits->m1')).toThrow(/no valid sender/);
     expect(() => parseEdgeKey('a0.h1->input')).toThrow(/no valid receiver/);
     expect(() => parseEdgeKey('a0.h1->m2<q>')).toThrow(/only heads have q\/k\/v/);
+  });
+
+  it('splitEdge is the raw split parseEdgeKey builds on; receiverNode answers as parseReceiverKey', () => {
+    expect(splitEdge('a0.h1->a2.h3<q>')).toEqual(['a0.h1', 'a2.h3<q>']);
+    expect(splitEdge('m4 -> logits')).toEqual(['m4 ', ' logits']);
+    expect(() => splitEdge('a0.h1 a2.h3')).toThrow(/graph: 'a0.h1 a2.h3' is not an edge key/);
+    const names = ['a2.h3<q>', 'a2.h3<k>', 'a10.h11<v>', 'a2.h3.q', 'a2.h3.v', 'm4', 'm12', 'logits', 'a2.h3', ' a2.h3<q>', 'a2.h3<q> ',
+      'a2.h3<x>', 'm4<q>', 'm4.k', 'logits\u00a0', 'q', '<q>', '', 'x.q', 'input', 'a0.h0\t'];
+    for (const n of names) expect(receiverNode(n), JSON.stringify(n)).toBe(parseReceiverKey(n).node);
   });
 
   it('links every sender and receiver to its TransformerLens hook and back', () => {

@@ -4,7 +4,7 @@
  * and ABC corruption, greater-than years and the "01" corruption, the docstring format, the
  * induction repeat), metrics equal hand computations on hand-made logits (TOL.component), the
  * custom JSON errors name what is wrong, and the reference circuits of IOI, greater-than and
- * docstring have ACDC's counts and peers.md's composition tables.
+ * docstring have ACDC's counts and composition tables (docs/tasks.md "Reference circuits").
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -399,8 +399,8 @@ describe('custom tasks', () => {
   });
 });
 
-describe('reference circuits (ACDC construction, peers.md §3)', () => {
-  it('IOI: 26 heads, 963 edges of ours, 1,041 in ACDC\'s count, with peers.md\'s composition', () => {
+describe('reference circuits (ACDC construction, docs/tasks.md)', () => {
+  it('IOI: 26 heads, 963 edges of ours, 1,041 in ACDC\'s count, with ACDC\'s composition', () => {
     expect(Object.values(IOI_HEAD_GROUPS).flat()).toHaveLength(26);
     const r = ioiReference();
     expect(r.edges.size).toBe(963);
@@ -422,7 +422,7 @@ describe('reference circuits (ACDC construction, peers.md §3)', () => {
     expect(r.edges.has('a1.h1->m5')).toBe(false);
     expect(() => maskFromEdges(buildLayout(GPT2), r.edges)).not.toThrow();
   });
-  it('greater-than: 235 edges of ours, 262 in ACDC\'s count, with peers.md\'s composition', () => {
+  it('greater-than: 235 edges of ours, 262 in ACDC\'s count, with ACDC\'s composition', () => {
     const r = greaterThanReference();
     expect(r.edges.size).toBe(235);
     expect(r.acdcCount).toBe(262);

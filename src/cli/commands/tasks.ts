@@ -3,7 +3,7 @@
  * the size of their reference circuit (our edge count, and ACDC's, which adds the q/k/v
  * DIRECT edges). With --json, an array of
  * `{ name, defaultModel, fallbackModel, referenceEdges, referenceEdgesAcdc }` (the last two null
- * when the task has no reference circuit or it cannot be read, e.g. ../shared is absent).
+ * when the task has no reference circuit or it cannot be read, e.g. the shared toy models are absent).
  */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { listTasks } from '../../tasks/registry.js';

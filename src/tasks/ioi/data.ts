@@ -1,6 +1,6 @@
 /**
- * IOI word lists and templates (Wang et al. 2023; ACDC `acdc/ioi/ioi_dataset.py`), as given
- * in ../shared/reference/peers.md §2.1. Plain constants only: the task (./index.ts) and the
+ * IOI word lists and templates (Wang et al. 2023; ACDC `acdc/ioi/ioi_dataset.py`; docs/tasks.md
+ * "IOI"). Plain constants only: the task (./index.ts) and the
  * script that trains the shipped word-level IOI model both import them.
  *
  * Placeholders: `[A]` = IO (indirect object, the answer), `[B]` = S (subject),
@@ -80,11 +80,8 @@ export const BAC_TEMPLATES: readonly string[] = Object.freeze(
 );
 
 /**
- * ACDC's configuration: `IOIDataset(prompt_type="ABBA", nb_templates=1)` uses only template
- * A0, "Then, [A] and [B] went to the [PLACE]. [B] gave a [OBJECT] to [A]"; every full prompt
- * is 16 GPT-2 tokens (no BOS), the model sees the first 15 and the 16th is the label (IO).
+ * Token count of a full ACDC prompt (including the answer) with the GPT-2 tokenizer, no BOS:
+ * ACDC's IOI uses template A0 only (task `ioi-acdc`), the model sees the first 15 tokens and
+ * the 16th is the label (IO).
  */
-export const ACDC_TEMPLATES: readonly string[] = Object.freeze([ABBA_TEMPLATES[0]!]);
-
-/** Token count of a full ACDC prompt (including the answer) with the GPT-2 tokenizer, no BOS. */
 export const ACDC_PROMPT_TOKENS = 16;

@@ -1,6 +1,6 @@
 /**
  * Indirect object identification (Wang et al. 2023; ACDC `acdc/ioi/ioi_dataset.py`,
- * peers.md §2.1). "Then, Mary and John went to the store. John gave a ring to" -> " Mary".
+ * docs/tasks.md "IOI"). "Then, Mary and John went to the store. John gave a ring to" -> " Mary".
  *
  * Prompts: a template (ABBA A0–A14 or BABA B0–B14, half each), two distinct names IO ([A]) and
  * S ([B]), a place and an object, drawn uniformly with the project's seeded Rng (ACDC uses

@@ -1,8 +1,9 @@
 /**
- * Token-id generators of the four toy tasks of ../shared/models (formats in its README).
- * Each returns sequences, the scored positions and the label at each scored position. The
- * distributions follow the README; the random streams are ours (not torch's), so individual
- * rows differ from the notebooks' while the task is the same.
+ * Token-id generators of the four shared toy models' tasks (docs/tasks.md "Toy tasks"; each
+ * function documents its format). Each returns sequences, the scored positions and the label
+ * at each scored position. The distributions follow the models' training notebooks; the random
+ * streams are ours (not torch's), so individual rows differ from the notebooks' while the task
+ * is the same.
  */
 import { Rng } from '../../util/rng.js';
 
