@@ -1,13 +1,31 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
+import { webgpuTestEnv } from './scripts/swiftshader-env.mjs';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
+    // (include / exclude are per project: `extends` would concatenate them with these.)
     testTimeout: 120_000,
     hookTimeout: 120_000,
     // tfjs backends are process-global; one file per worker, two workers for the two cores.
     pool: 'forks',
     maxWorkers: 2,
     reporters: ['default'],
+    projects: [
+      { extends: true, test: { name: 'main', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, 'test/webgpu/**'] } },
+      {
+        // The WebGPU suite: its own worker processes, started with the Vulkan driver's
+        // environment (SwiftShader without a GPU; scripts/swiftshader-env.mjs), after the main
+        // project (groupOrder), one file at a time (SwiftShader already uses every core).
+        extends: true,
+        test: {
+          name: 'webgpu',
+          include: ['test/webgpu/**/*.test.ts'],
+          env: webgpuTestEnv(),
+          globalSetup: ['test/webgpu/global-setup.ts'],
+          sequence: { groupOrder: 1 },
+          maxWorkers: 1,
+        },
+      },
+    ],
   },
 });

@@ -27,7 +27,7 @@ async function main(argv: string[]): Promise<void> {
       choices: BACKENDS,
       default: 'auto' as const,
       global: true,
-      describe: 'tfjs backend; auto = the first that initialises of node-gpu, node, (webgpu if CIRCUITSCOPE_TRY_WEBGPU), wasm, cpu',
+      describe: 'tfjs backend; auto = webgpu on a hardware GPU (never a software adapter such as SwiftShader), else node-gpu, node, wasm, cpu (see `circuitscope backends`)',
     })
     .strict()
     .demandCommand(1, 'Give a command (see --help).')

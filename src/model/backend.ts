@@ -1,34 +1,51 @@
 /**
  * tfjs backend selection. Every entry point calls `initBackend` once before touching tensors.
- * Order for `auto`: node-gpu > node > webgpu > wasm > cpu (the first that initialises).
- * tfjs-node / tfjs-node-gpu are optionalDependencies and are only imported when asked for or
- * when `auto` finds them installed; webgpu needs Dawn's `webgpu` package and a GPU adapter.
+ *
+ * `auto` takes the first of AUTO_ORDER that is usable: webgpu on a hardware adapter, tfjs-node-gpu,
+ * tfjs-node (optionalDependencies, imported only when installed), wasm, cpu; never a software
+ * WebGPU adapter such as SwiftShader, which only `--backend webgpu` uses. `auto` looks at the
+ * adapter from a short child process first (`probeWebgpu`): Dawn prints its driver warnings on
+ * stderr when there is no GPU, and that noise stays in the child. The decision is the pure
+ * `chooseBackend` (backend-choice.ts); `circuitscope backends` prints it.
  */
 import * as tf from '@tensorflow/tfjs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import {
+  AUTO_ORDER, adapterInfo, autoAccepts, chooseBackend, describeAdapter, firstLine, installed, probeWebgpu, softwareAdapter,
+  type BackendChoice, type BackendName, type BackendProbe, type ConcreteBackend, type Gpu, type WebgpuAdapterInfo,
+} from './backend-choice.js';
 
-export const BACKENDS = ['auto', 'wasm', 'cpu', 'webgpu', 'node', 'node-gpu'] as const;
-export type BackendName = (typeof BACKENDS)[number];
+export {
+  AUTO_ORDER, BACKENDS, autoAccepts, chooseBackend, describeAdapter, probeWebgpu, softwareAdapter,
+  type BackendChoice, type BackendName, type BackendProbe, type ConcreteBackend, type WebgpuAdapterInfo,
+} from './backend-choice.js';
 
 const require = createRequire(import.meta.url);
 
-async function tryNode(gpu: boolean): Promise<string | null> {
+async function tryNode(gpu: boolean): Promise<BackendProbe> {
+  const backend = gpu ? 'node-gpu' : 'node';
   const pkg = gpu ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node';
+  if (!installed(pkg)) return { backend, available: false, detail: `${pkg} is not installed` };
   try {
     await import(pkg);
-  } catch {
-    return null;
+  } catch (e) {
+    return { backend, available: false, detail: `${pkg} did not load: ${firstLine(e)}` };
   }
-  const name = gpu ? 'tensorflow' : 'tensorflow';
-  return (await tf.setBackend(name)) ? name : null;
+  return (await tf.setBackend('tensorflow'))
+    ? { backend, available: true, detail: `${pkg} (native TensorFlow${gpu ? ', CUDA' : ''})` }
+    : { backend, available: false, detail: `${pkg} loaded but its backend did not initialise` };
 }
 
-async function tryWebgpu(): Promise<string | null> {
+let webgpuAdapter: WebgpuAdapterInfo | null = null;
+
+async function tryWebgpu(): Promise<BackendProbe> {
+  const backend = 'webgpu' as const;
   try {
     const g = globalThis as unknown as Record<string, unknown>;
-    const nav = g.navigator as { gpu?: unknown } | undefined;
+    const nav = g.navigator as { gpu?: Gpu } | undefined;
     if (!nav?.gpu) {
+      if (!installed('webgpu')) return { backend, available: false, detail: "Dawn's `webgpu` package is not installed" };
       const webgpuPkg = 'webgpu';
       const dawn = (await import(webgpuPkg)) as { create: (flags: string[]) => unknown; globals: object };
       Object.assign(globalThis, dawn.globals);
@@ -39,29 +56,62 @@ async function tryWebgpu(): Promise<string | null> {
         Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
       }
     }
+    const gpu = (g.navigator as { gpu: Gpu }).gpu;
+    const a = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+    if (!a) return { backend, available: false, detail: 'no WebGPU adapter (no GPU driver found; see `circuitscope backends`)' };
+    const info = adapterInfo(a);
     await import('@tensorflow/tfjs-backend-webgpu');
-    return (await tf.setBackend('webgpu')) ? 'webgpu' : null;
-  } catch {
-    return null;
+    if (!(await tf.setBackend('webgpu'))) return { backend, available: false, detail: `tfjs-backend-webgpu did not initialise on ${describeAdapter(info)}`, adapter: info };
+    webgpuAdapter = info;
+    const sw = softwareAdapter(info);
+    return { backend, available: true, detail: `adapter ${describeAdapter(info)}${sw ? ` (software: ${sw})` : ''}`, adapter: info };
+  } catch (e) {
+    return { backend, available: false, detail: firstLine(e) };
   }
 }
 
-async function tryWasm(): Promise<string | null> {
+async function tryWasm(): Promise<BackendProbe> {
+  const backend = 'wasm' as const;
   try {
     const wasm = await import('@tensorflow/tfjs-backend-wasm');
     const dir = dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json'));
     wasm.setWasmPaths(join(dir, 'dist') + '/');
-    return (await tf.setBackend('wasm')) ? 'wasm' : null;
-  } catch {
-    return null;
+    if (!(await tf.setBackend('wasm'))) return { backend, available: false, detail: 'tfjs-backend-wasm did not initialise' };
+    const flag = async (f: string) => { try { return Boolean(await tf.env().getAsync(f)); } catch { return false; } };
+    const [simd, threads] = [await flag('WASM_HAS_SIMD_SUPPORT'), await flag('WASM_HAS_MULTITHREAD_SUPPORT')];
+    return { backend, available: true, detail: `tfjs-backend-wasm (SIMD ${simd ? 'on' : 'off'}, threads ${threads ? 'on' : 'off'})` };
+  } catch (e) {
+    return { backend, available: false, detail: `tfjs-backend-wasm did not load: ${firstLine(e)}` };
   }
 }
 
-async function tryCpu(): Promise<string | null> {
-  return (await tf.setBackend('cpu')) ? 'cpu' : null;
+async function tryCpu(): Promise<BackendProbe> {
+  return (await tf.setBackend('cpu'))
+    ? { backend: 'cpu', available: true, detail: 'plain JavaScript kernels (tfjs-backend-cpu)' }
+    : { backend: 'cpu', available: false, detail: 'tfjs-backend-cpu did not initialise' };
+}
+
+const TRY: Record<ConcreteBackend, () => Promise<BackendProbe>> = {
+  'node-gpu': () => tryNode(true),
+  node: () => tryNode(false),
+  webgpu: tryWebgpu,
+  wasm: tryWasm,
+  cpu: tryCpu,
+};
+
+/**
+ * Every backend probed, for `circuitscope backends`: webgpu through `probeWebgpu` (nothing
+ * initialised here), the others by initialising them in this process (the last one initialised
+ * stays active: call this in a process that does nothing else).
+ */
+export async function probeAllBackends(): Promise<BackendProbe[]> {
+  const out: BackendProbe[] = [];
+  for (const b of AUTO_ORDER) out.push(b === 'webgpu' ? await probeWebgpu() : await TRY[b]());
+  return out;
 }
 
 let active: string | null = null;
+let lastChoice: BackendChoice | null = null;
 let gradsPatched = false;
 
 /** Transpose the last two axes. */
@@ -211,33 +261,40 @@ function patchWasmKernels(): void {
   });
 }
 
-/** Initialise (once) and return the tfjs backend's name. Throws naming the backend when a
- * requested one cannot start. */
+/** Initialise (once) and return the tfjs backend's name ('tensorflow' for node / node-gpu).
+ * Throws, saying why, when a requested backend (or, for `auto`, every one) cannot start. */
 export async function initBackend(name: BackendName = 'auto'): Promise<string> {
   if (active && (name === 'auto' || name === active || (name === 'node' && active === 'tensorflow'))) return active;
-  const tries: Record<Exclude<BackendName, 'auto'>, () => Promise<string | null>> = {
-    'node-gpu': () => tryNode(true),
-    node: () => tryNode(false),
-    webgpu: tryWebgpu,
-    wasm: tryWasm,
-    cpu: tryCpu,
-  };
-  const order: Exclude<BackendName, 'auto'>[] =
-    name === 'auto' ? ['node-gpu', 'node', 'webgpu', 'wasm', 'cpu'] : [name];
-  // `auto` skips webgpu unless asked: probing Dawn on a machine with no GPU is slow and noisy.
-  for (const b of order) {
-    if (name === 'auto' && b === 'webgpu' && !process.env.CIRCUITSCOPE_TRY_WEBGPU) continue;
-    const got = await tries[b]();
-    if (got) {
+  const probes: BackendProbe[] = [];
+  for (const b of name === 'auto' ? AUTO_ORDER : [name]) {
+    if (name === 'auto' && b === 'webgpu') {
+      // Look first from a child process; initialise here only for a hardware adapter.
+      const seen = await probeWebgpu();
+      if (!autoAccepts(seen).take) { probes.push(seen); continue; }
+    }
+    const p = await TRY[b]();
+    probes.push(p);
+    if (p.available && (name !== 'auto' || autoAccepts(p).take)) {
       await tf.ready();
       patchMatMulGradient();
-      if (got === 'wasm') patchWasmKernels();
-      active = got;
-      return got;
+      if (b === 'wasm') patchWasmKernels();
+      active = tf.getBackend();
+      lastChoice = chooseBackend(name, probes);
+      return active;
     }
   }
-  throw new Error(`backend: '${name}' could not be initialised` +
-    (name === 'node' || name === 'node-gpu' ? ' (install @tensorflow/tfjs-node or -node-gpu)' : ''));
+  const c = chooseBackend(name, probes);
+  throw new Error(`backend: ${c.reason}` + (name === 'node' || name === 'node-gpu' ? ' (install @tensorflow/tfjs-node or -node-gpu)' : ''));
+}
+
+/** Why the active backend was chosen (null before initBackend). */
+export function backendChoice(): BackendChoice | null {
+  return lastChoice;
+}
+
+/** The WebGPU adapter the webgpu backend runs on (null when it has not been initialised). */
+export function webgpuAdapterInfo(): WebgpuAdapterInfo | null {
+  return webgpuAdapter;
 }
 
 export function backendName(): string {

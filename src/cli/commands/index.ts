@@ -15,6 +15,7 @@ import { dlaCommand } from './dla.js';
 import { evaluateCommand } from './evaluate.js';
 import { sweepCommand } from './sweep.js';
 import { compareCommand } from './compare.js';
+import { backendsCommand } from './backends.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [logitsCommand, modelsCommand, graphCommand, tasksCommand, discoverCommand, evaluateCommand, sweepCommand, compareCommand, patchCommand, attentionCommand, headsCommand, dlaCommand];
+export const commands: CommandModule<any, any>[] = [logitsCommand, modelsCommand, graphCommand, tasksCommand, discoverCommand, evaluateCommand, sweepCommand, compareCommand, patchCommand, attentionCommand, headsCommand, dlaCommand, backendsCommand];
