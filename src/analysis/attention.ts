@@ -34,10 +34,10 @@ export function tokenStrings(cfg: ModelConfig, tokens: readonly number[]): strin
 }
 
 /**
- * The attention patterns of `heads` on one prompt (one forward; only the patterns of the
- * layers asked for are read back). Leaves no tensors behind.
+ * The attention patterns of `heads` on one prompt (one forward, then one read of only the
+ * heads asked for). Leaves no tensors behind.
  */
-export function attentionPatterns(model: HookedTransformer, tokens: readonly number[], heads: readonly HeadRef[]): AttentionResult {
+export async function attentionPatterns(model: HookedTransformer, tokens: readonly number[], heads: readonly HeadRef[]): Promise<AttentionResult> {
   if (heads.length === 0) throw new Error('attention: no heads to show');
   const byLayer = new Map<number, number[]>();
   for (const h of heads) {
@@ -46,13 +46,29 @@ export function attentionPatterns(model: HookedTransformer, tokens: readonly num
     }
     byLayer.set(h.layer, [...(byLayer.get(h.layer) ?? []), h.head]);
   }
-  const got = new Map<string, number[][]>();
+  // Keep the wanted heads of each layer (x [1, H, T, T]; the layer's tidy frees x afterwards),
+  // then read them all at once after the forward.
+  const kept = new Map<number, tf.Tensor>();
   const hooks: HookSpec[] = [...byLayer].map(([layer, hs]) => [hook.pattern(layer), (x: tf.Tensor) => {
-    // x [1, H, T, T]; read the wanted heads back now (the layer's tidy frees x afterwards).
-    const sel = tf.gather(x, hs, 1).arraySync() as number[][][][];
-    hs.forEach((h, i) => got.set(`${layer}.${h}`, sel[0][i]));
+    kept.get(layer)?.dispose();
+    kept.set(layer, tf.keep(tf.gather(x, hs, 1)));
   }]);
-  tf.dispose(model.runWithHooks([[...tokens]], hooks));
+  const got = new Map<string, number[][]>();
+  try {
+    tf.dispose(model.runWithHooks([[...tokens]], hooks));
+    const layers = [...byLayer.keys()];
+    const all = tf.tidy(() => tf.concat(layers.map((l) => kept.get(l)!), 1)); // [1, sum of heads, T, T]
+    let sel: number[][][][];
+    try {
+      sel = (await all.array()) as number[][][][];
+    } finally {
+      all.dispose();
+    }
+    let i = 0;
+    for (const l of layers) for (const h of byLayer.get(l)!) got.set(`${l}.${h}`, sel[0][i++]);
+  } finally {
+    tf.dispose([...kept.values()]);
+  }
   return {
     tokens: [...tokens],
     strTokens: tokenStrings(model.cfg, tokens),

@@ -138,24 +138,33 @@ export interface HeadScores {
   scores: Record<DetectorName, ScoreMatrix>;
 }
 
-/** Every head's three scores on a repeated-token batch (one forward, the patterns reduced on the device). */
-export function detectHeads(model: HookedTransformer, rep: RepeatedTokens): HeadScores {
+/** Every head's three scores on a repeated-token batch (one forward, the patterns reduced on the device, one read). */
+export async function detectHeads(model: HookedTransformer, rep: RepeatedTokens): Promise<HeadScores> {
   const { nLayers, nHeads } = model.cfg;
   const B = rep.tokens.length;
   const T = rep.offset + 2 * rep.n;
   if (B === 0 || rep.tokens.some((r) => r.length !== T)) throw new Error(`heads: every sequence must have ${T} tokens`);
   const scores = Object.fromEntries(DETECTORS.map((k) => [k, Array.from({ length: nLayers }, () => new Array<number>(nHeads).fill(0))])) as Record<DetectorName, ScoreMatrix>;
   const masks = tf.tensor4d(DETECTORS.flatMap((k) => [...detectorMask(k, T, rep.n, rep.offset)]), [DETECTORS.length, 1, 1, T * T]);
+  const sums: tf.Tensor[] = [];
   try {
     const hooks: HookSpec[] = Array.from({ length: nLayers }, (_, l) => [hook.pattern(l), (x: tf.Tensor) => {
-      // x [B, H, T, T] -> per detector: sum over batch and the selected cells -> [3, H]
-      const s = tf.tidy(() => tf.sum(tf.mul(tf.expandDims(tf.reshape(x, [B, nHeads, T * T]), 0), masks), [1, 3]));
-      const v = s.arraySync() as number[][];
-      DETECTORS.forEach((k, i) => { scores[k][l] = v[i].map((x) => x / (B * rep.n)); });
+      // x [B, H, T, T] -> per detector: sum over batch and the selected cells -> [3, H], kept until the read
+      sums[l]?.dispose();
+      sums[l] = tf.keep(tf.tidy(() => tf.sum(tf.mul(tf.expandDims(tf.reshape(x, [B, nHeads, T * T]), 0), masks), [1, 3])));
     }]);
     tf.dispose(model.runWithHooks(rep.tokens, hooks));
+    const all = tf.tidy(() => tf.stack(sums)); // [nLayers, 3, H]
+    let v: number[][][];
+    try {
+      v = (await all.array()) as number[][][];
+    } finally {
+      all.dispose();
+    }
+    for (let l = 0; l < nLayers; l++) DETECTORS.forEach((k, i) => { scores[k][l] = v[l][i].map((x) => x / (B * rep.n)); });
   } finally {
     masks.dispose();
+    tf.dispose(sums);
   }
   return { n: rep.n, offset: rep.offset, batch: B, distinct: rep.distinct, scores };
 }

@@ -107,9 +107,10 @@ function checkBatch(model: HookedTransformer, b: DlaBatch): { N: number; T: numb
 
 /**
  * Attributions of every component, per row, on `tokens` (rows = `rep` copies of the batch;
- * `extra` hooks, e.g. an ablation, run before the observers). Tensors stay inside.
+ * `extra` hooks, e.g. an ablation, run before the observers). Tensors stay inside; everything
+ * the host needs comes back in one read after the forward.
  */
-function dlaRows(model: HookedTransformer, b: DlaBatch, rep: number, extra: HookSpec[]): RowsOut {
+async function dlaRows(model: HookedTransformer, b: DlaBatch, rep: number, extra: HookSpec[]): Promise<RowsOut> {
   const cfg = model.cfg;
   const P = model.params;
   const { N: N0, T, K } = checkBatch(model, b);
@@ -159,8 +160,9 @@ function dlaRows(model: HookedTransformer, b: DlaBatch, rep: number, extra: Hook
   }
   if (norm) observers.push([hook.lnFinalScale, (x) => { scale = tf.keep(tf.reshape(tf.matMul(sel, x as tf.Tensor3D), [N, K])); }]);
   const tokens = rep === 1 ? b.tokens : Array.from({ length: rep }, () => b.tokens).flat();
+  let metric: tf.Tensor | null = null;
   try {
-    const metric = tf.tidy(() => {
+    metric = tf.tidy(() => {
       const logits = model.runWithHooks(tokens, [...extra, ...observers]); // [N, T, V]
       const V = logits.shape[2];
       const flat = tf.reshape(tf.matMul(sel, logits), [-1]); // [N*K*V]
@@ -174,21 +176,34 @@ function dlaRows(model: HookedTransformer, b: DlaBatch, rep: number, extra: Hook
       return project(tf.broadcastTo(bO, [N, T, D]), 1);
     });
     parts.push({ name: 'bias', col: col.get('bias')!, m: 1, data: biasProj });
-    const s = scale === null ? null : (scale as tf.Tensor).dataSync();
+    // One read: every part [N, K, m], then the scale [N, K] (LN models), the constant and the metric [N, K].
+    const scaleT = scale as tf.Tensor | null;
+    const pieces = [...parts.map((p) => p.data), ...(scaleT ? [scaleT] : []), constant, metric];
+    const flat = tf.tidy(() => tf.concat(pieces.map((t) => tf.reshape(t, [-1]))));
+    let host: Float32Array;
+    try {
+      host = (await flat.data()) as Float32Array;
+    } finally {
+      flat.dispose();
+    }
+    let at = 0;
+    const next = (size: number) => { const v = host.subarray(at, at + size); at += size; return v; };
+    const partHost = parts.map((p) => next(N * K * p.m));
+    const s = scaleT ? next(N * K) : null;
+    const constHost = next(N * K), metricHost = next(N * K);
     const contrib = Array.from({ length: N }, () => new Float64Array(C));
-    for (const p of parts) {
-      const v = p.data.dataSync(); // [N, K, m]
+    parts.forEach((p, i) => {
+      const v = partHost[i]; // [N, K, m]
       for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) for (let j = 0; j < p.m; j++) {
         contrib[n][p.col + j] += v[(n * K + k) * p.m + j] / (s ? s[n * K + k] : 1) / K;
       }
-    }
-    const mean = (t: tf.Tensor) => { const v = t.dataSync(); const out = new Float64Array(N); for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) out[n] += v[n * K + k] / K; return out; };
-    const out = { contrib, constant: mean(constant), metric: mean(metric), scale: s ? Float64Array.from(s) : new Float64Array(N * K).fill(1) };
-    metric.dispose();
-    return out;
+    });
+    const mean = (v: Float32Array) => { const out = new Float64Array(N); for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) out[n] += v[n * K + k] / K; return out; };
+    return { contrib, constant: mean(constHost), metric: mean(metricHost), scale: s ? Float64Array.from(s) : new Float64Array(N * K).fill(1) };
   } finally {
     for (const p of parts) p.data.dispose();
     (scale as tf.Tensor | null)?.dispose();
+    metric?.dispose();
     tf.dispose([sel, dir, constant]);
   }
 }
@@ -206,8 +221,8 @@ function summarise(model: HookedTransformer, b: DlaBatch, rows: RowsOut, from: n
 }
 
 /** DLA of every component on the batch (optionally under extra hooks, e.g. an ablation). */
-export function directLogitAttribution(model: HookedTransformer, b: DlaBatch, opts: { hooks?: HookSpec[] } = {}): DlaResult {
-  const rows = dlaRows(model, b, 1, opts.hooks ?? []);
+export async function directLogitAttribution(model: HookedTransformer, b: DlaBatch, opts: { hooks?: HookSpec[] } = {}): Promise<DlaResult> {
+  const rows = await dlaRows(model, b, 1, opts.hooks ?? []);
   return summarise(model, b, rows, 0, b.tokens.length);
 }
 
@@ -254,20 +269,21 @@ export interface AblationExperiment {
  * The ablate-one-head experiment for each head in `heads`: mean-ablate it (z replaced per
  * position by its mean over `reference`), and compare the naive direct-path prediction with
  * the actual logit difference. Several ablations run in one batched forward (each copy of the
- * batch ablates its own head); `maxTokens` bounds a forward's batch x positions.
+ * batch ablates its own head); `maxTokens` bounds a forward's batch x positions. One read per
+ * forward, and one for the naive predictions of all heads.
  */
-export function ablateHeads(model: HookedTransformer, b: DlaBatch, heads: readonly HeadRef[], reference: number[][], opts: { maxTokens?: number; referenceLabel?: string } = {}): AblationExperiment {
+export async function ablateHeads(model: HookedTransformer, b: DlaBatch, heads: readonly HeadRef[], reference: number[][], opts: { maxTokens?: number; referenceLabel?: string } = {}): Promise<AblationExperiment> {
   const cfg = model.cfg;
   const { N, T } = checkBatch(model, b);
   if (reference.some((r) => r.length !== T)) throw new Error(`dla: the mean-ablation reference prompts must have ${T} tokens, like the batch`);
   for (const h of heads) if (h.layer >= cfg.nLayers || h.head >= cfg.nHeads) throw new Error(`dla: head ${headName(h)} does not exist (model: ${cfg.nLayers} layers x ${cfg.nHeads} heads)`);
-  const clean = dlaRows(model, b, 1, []);
+  const clean = await dlaRows(model, b, 1, []);
   const cleanRes = summarise(model, b, clean, 0, N);
   const means = meanZ(model, reference);
   try {
     // Naive prediction: the DLA of the head's mean output under the clean scale.
     const compIdx = new Map(cleanRes.components.map((c, i) => [c, i]));
-    const meanDirect = heads.map((h) => meanOutputDla(model, b, clean, means[h.layer], h));
+    const meanDirect = await meanOutputDla(model, b, clean, means, heads);
     const out: HeadAblation[] = [];
     const per = Math.max(1, Math.floor((opts.maxTokens ?? 8192) / (N * T)));
     for (let g0 = 0; g0 < heads.length; g0 += per) {
@@ -284,7 +300,7 @@ export function ablateHeads(model: HookedTransformer, b: DlaBatch, heads: readon
           return tf.add(tf.mul(z, tf.sub(1, m)), tf.mul(tf.expandDims(means[l], 0), m));
         }]);
       }
-      const rows = dlaRows(model, b, G, hooks);
+      const rows = await dlaRows(model, b, G, hooks);
       group.forEach((h, g) => {
         const dla = summarise(model, b, rows, g * N, N);
         const direct = cleanRes.values[compIdx.get(headName(h))!];
@@ -299,12 +315,17 @@ export function ablateHeads(model: HookedTransformer, b: DlaBatch, heads: readon
   }
 }
 
-/** DLA (mean over rows) of head h's mean-ablated output, divided by the clean run's LN scale. */
-function meanOutputDla(model: HookedTransformer, b: DlaBatch, clean: RowsOut, mz: tf.Tensor3D, h: HeadRef): number {
+/**
+ * Per head: the DLA (mean over rows) of its mean-ablated output, divided by the clean run's LN
+ * scale. `means` is meanZ's per-layer [T, H, Dh]; one read for all heads.
+ */
+async function meanOutputDla(model: HookedTransformer, b: DlaBatch, clean: RowsOut, means: readonly tf.Tensor3D[], heads: readonly HeadRef[]): Promise<number[]> {
+  if (heads.length === 0) return [];
   const cfg = model.cfg, P = model.params;
   const N = b.tokens.length, K = b.positions[0].length;
   const norm = cfg.normalizationType !== null;
-  const v = tf.tidy(() => {
+  const one = (h: HeadRef) => {
+    const mz = means[h.layer];
     const z = tf.squeeze(tf.slice(mz, [0, h.head, 0], [-1, 1, -1]), [1]); // [T, Dh]
     const wo = tf.squeeze(tf.slice(P.layers[h.layer].WO, [h.head, 0, 0], [1, -1, -1]), [0]) as tf.Tensor2D; // [Dh, D]
     let r = tf.matMul(z as tf.Tensor2D, wo); // [T, D]
@@ -320,10 +341,17 @@ function meanOutputDla(model: HookedTransformer, b: DlaBatch, clean: RowsOut, mz
     let u = tf.sub(ua, uw);
     if (P.lnfw && norm) u = tf.mul(u, P.lnfw);
     return tf.sum(tf.mul(x, u), -1); // [N*K]
+  };
+  const v = tf.tidy(() => tf.stack(heads.map(one))); // [heads, N*K]
+  let d: Float32Array;
+  try {
+    d = (await v.data()) as Float32Array;
+  } finally {
+    v.dispose();
+  }
+  return heads.map((_, j) => {
+    let s = 0;
+    for (let i = 0; i < N * K; i++) s += d[j * N * K + i] / clean.scale[i];
+    return s / (N * K);
   });
-  const d = v.dataSync();
-  v.dispose();
-  let s = 0;
-  for (let i = 0; i < N * K; i++) s += d[i] / clean.scale[i];
-  return s / (N * K);
 }

@@ -102,12 +102,12 @@ export class HookedTransformer {
 
   /**
    * The parameters as a TransformerLens-named host state dict (copies; weight processing is
-   * already in them): `fromStateDict(cfg, model.stateDict(), { processing })` rebuilds the model,
-   * e.g. in a worker thread.
+   * already in them): `fromStateDict(cfg, await model.stateDict(), { processing })` rebuilds the
+   * model, e.g. in a worker thread. The reads are started together and awaited once.
    */
-  stateDict(): StateDict {
-    const sd: StateDict = new Map();
-    const put = (name: string, t: tf.Tensor | null) => { if (t) sd.set(name, hostTensor(t.shape, Float32Array.from(t.dataSync() as Float32Array))); };
+  async stateDict(): Promise<StateDict> {
+    const entries: [string, tf.Tensor][] = [];
+    const put = (name: string, t: tf.Tensor | null) => { if (t) entries.push([name, t]); };
     const p = this.params;
     put('embed.W_E', p.WE); put('pos_embed.W_pos', p.Wpos);
     p.layers.forEach((l, i) => {
@@ -118,7 +118,9 @@ export class HookedTransformer {
       put(`${b}.mlp.W_in`, l.Win); put(`${b}.mlp.b_in`, l.bin); put(`${b}.mlp.W_out`, l.Wout); put(`${b}.mlp.b_out`, l.bout);
     });
     put('ln_final.w', p.lnfw); put('ln_final.b', p.lnfb); put('unembed.W_U', p.WU); put('unembed.b_U', p.bU);
-    return sd;
+    // data() may hand back the backend's own buffer (cpu): copy it.
+    const host = await Promise.all(entries.map(([, t]) => t.data()));
+    return new Map(entries.map(([name, t], i) => [name, hostTensor(t.shape, Float32Array.from(host[i] as Float32Array))]));
   }
 
   dispose(): void {
@@ -177,26 +179,34 @@ export class HookedTransformer {
    * Value of `metric(logits)` and its gradient with respect to the named activations (e.g.
    * `blocks.0.hook_resid_pre`). Each named activation gets a zero offset tensor added at its
    * hook point; the gradient with respect to the offset is the gradient with respect to the
-   * activation. Returns host-side scalars and tensors the caller owns.
+   * activation. Returns the value as a host number (one read, after the backward pass) and
+   * gradient tensors the caller owns.
    */
-  gradients(tokens: number[][] | tf.Tensor2D, names: string[], metric: (logits: tf.Tensor3D) => tf.Scalar, hooks: HookSpec[] = []): { value: number; grads: Map<string, tf.Tensor> } {
+  async gradients(tokens: number[][] | tf.Tensor2D, names: string[], metric: (logits: tf.Tensor3D) => tf.Scalar, hooks: HookSpec[] = []): Promise<{ value: number; grads: Map<string, tf.Tensor> }> {
     // First pass: shapes of the named activations.
     const shapes = new Map<string, number[]>();
     const probe: HookSpec[] = names.map((n) => [n, (x: tf.Tensor) => { shapes.set(n, x.shape); }]);
     tf.dispose(this.runWithHooks(tokens, [...hooks, ...probe]));
     for (const n of names) if (!shapes.has(n)) throw new Error(`model: no hook point named '${n}'`);
     const deltas = names.map((n) => tf.zeros(shapes.get(n)!));
+    let value: tf.Scalar, grads: tf.Tensor[];
     try {
       const f = (...ds: tf.Tensor[]) => {
         const add: HookSpec[] = names.map((n, i) => [n, (x: tf.Tensor) => tf.add(x, ds[i])]);
         return metric(this.runWithHooks(tokens, [...hooks, ...add]));
       };
-      const { value, grads } = tf.valueAndGrads(f)(deltas);
-      const v = value.dataSync()[0];
-      value.dispose();
-      return { value: v, grads: new Map(names.map((n, i) => [n, grads[i]])) };
+      ({ value, grads } = tf.valueAndGrads(f)(deltas));
     } finally {
       tf.dispose(deltas);
+    }
+    try {
+      const v = (await value.data())[0];
+      return { value: v, grads: new Map(names.map((n, i) => [n, grads[i]])) };
+    } catch (e) {
+      tf.dispose(grads);
+      throw e;
+    } finally {
+      value.dispose();
     }
   }
 

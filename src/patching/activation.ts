@@ -122,8 +122,8 @@ function fail(msg: string): never {
   throw new Error(`patch: ${msg}`);
 }
 
-/** Validate the batch and compute the clean and corrupted metrics. */
-export function preparePatching(model: HookedTransformer, batch: PatchBatch, mode: PatchMode = 'denoise'): PatchContext {
+/** Validate the batch and compute the clean and corrupted metrics (one read for both). */
+export async function preparePatching(model: HookedTransformer, batch: PatchBatch, mode: PatchMode = 'denoise'): Promise<PatchContext> {
   const cfg = model.cfg;
   if (!PATCH_MODES.includes(mode)) fail(`mode must be one of ${PATCH_MODES.join(', ')}, got '${String(mode)}'`);
   const { clean, corrupt, answers, wrongs } = batch;
@@ -152,14 +152,18 @@ export function preparePatching(model: HookedTransformer, batch: PatchBatch, mod
     if (!Number.isInteger(p) || p < 0 || p >= T) fail(`prompt ${i}: metric position ${p} is outside [0, ${T})`);
   });
   // Token ids are validated by the model (toTokenTensor) on the first forward.
-  const measure = (tokens: number[][]) => {
-    const t = tf.tidy(() => logitDiffGroups(model.forward(tokens), 1, B, T, positions, answers, wrongs));
-    const v = t.dataSync()[0];
-    t.dispose();
-    return v;
-  };
-  const cleanMetric = measure(clean);
-  const corruptedMetric = measure(corrupt);
+  // Each forward in its own tidy (one vocabulary-sized logits tensor at a time), one read for both.
+  const measure = (tokens: number[][]) => tf.tidy(() => logitDiffGroups(model.forward(tokens), 1, B, T, positions, answers, wrongs));
+  const parts: tf.Tensor[] = [];
+  let both: tf.Tensor;
+  try {
+    parts.push(measure(clean));
+    parts.push(measure(corrupt));
+    both = tf.concat(parts);
+  } finally {
+    tf.dispose(parts);
+  }
+  const [cleanMetric, corruptedMetric] = await readAndDispose(both);
   if (Number.isNaN(cleanMetric)) fail(`metric ${METRIC_NAME} is NaN on the clean run (the model's logits hold NaN)`);
   if (Number.isNaN(corruptedMetric)) fail(`metric ${METRIC_NAME} is NaN on the corrupted run (the model's logits hold NaN)`);
   if (cleanMetric === corruptedMetric) {
@@ -167,6 +171,15 @@ export function preparePatching(model: HookedTransformer, batch: PatchBatch, mod
   }
   const [base, source] = mode === 'denoise' ? [corrupt, clean] : [clean, corrupt];
   return { model, mode, B, T, clean, corrupt, answers, wrongs, positions, base, source, cleanMetric, corruptedMetric };
+}
+
+/** The values of a tensor, read once (`await data()`), then the tensor is disposed. */
+async function readAndDispose(t: tf.Tensor): Promise<number[]> {
+  try {
+    return Array.from((await t.data()) as Float32Array);
+  } finally {
+    t.dispose();
+  }
 }
 
 /** (raw - corrupted) / (clean - corrupted). */
@@ -220,9 +233,9 @@ function selector(p: ActPatch, shape: readonly number[]): (j: number) => boolean
 
 /**
  * Raw metric (logit difference) of each variant; a variant is a list of patches applied
- * together. Variants run batched: `maxRows / B` of them per forward.
+ * together. Variants run batched: `maxRows / B` of them per forward, one read per forward.
  */
-export function runActivationPatches(ctx: PatchContext, variants: ActPatch[][], opts: SweepOptions = {}): number[] {
+export async function runActivationPatches(ctx: PatchContext, variants: ActPatch[][], opts: SweepOptions = {}): Promise<number[]> {
   if (variants.length === 0) return [];
   const names = [...new Set(variants.flat().map((p) => p.hook))];
   const { logits, cache } = ctx.model.runWithCache(ctx.source, { names });
@@ -235,9 +248,23 @@ export function runActivationPatches(ctx: PatchContext, variants: ActPatch[][], 
     if (opts.skipIdentical ?? true) {
       const base = ctx.model.runWithCache(ctx.base, { names });
       base.logits.dispose();
-      const srcHost = new Map(names.map((n) => [n, cache.get(n).dataSync() as Float32Array]));
-      const baseHost = new Map(names.map((n) => [n, base.cache.get(n).dataSync() as Float32Array]));
+      // Source and base activations of every hook in one read: [src_0, base_0, src_1, base_1, ...].
+      const flat = tf.tidy(() => tf.concat(names.flatMap((n) => [tf.reshape(cache.get(n), [-1]), tf.reshape(base.cache.get(n), [-1])])));
       base.cache.dispose();
+      let host: Float32Array;
+      try {
+        host = (await flat.data()) as Float32Array;
+      } finally {
+        flat.dispose();
+      }
+      const srcHost = new Map<string, Float32Array>(), baseHost = new Map<string, Float32Array>();
+      let at = 0;
+      for (const n of names) {
+        const size = cache.get(n).size;
+        srcHost.set(n, host.subarray(at, at + size));
+        baseHost.set(n, host.subarray(at + size, at + 2 * size));
+        at += 2 * size;
+      }
       const same = (p: ActPatch, sel: (j: number) => boolean) => {
         const a = srcHost.get(p.hook)!, b = baseHost.get(p.hook)!;
         const size = a.length / ctx.B;
@@ -252,7 +279,7 @@ export function runActivationPatches(ctx: PatchContext, variants: ActPatch[][], 
     const per = Math.max(1, Math.floor((opts.maxRows ?? defaultMaxRows(ctx)) / ctx.B));
     for (let i = 0; i < todo.length; i += per) {
       const idx = todo.slice(i, i + per);
-      const vals = runChunk(ctx, cache.tensors, idx.map((k) => variants[k]), idx.map((k) => sels[k]));
+      const vals = await runChunk(ctx, cache.tensors, idx.map((k) => variants[k]), idx.map((k) => sels[k]));
       idx.forEach((k, j) => { out[k] = vals[j]; });
     }
     return out;
@@ -261,7 +288,7 @@ export function runActivationPatches(ctx: PatchContext, variants: ActPatch[][], 
   }
 }
 
-function runChunk(ctx: PatchContext, source: Map<string, tf.Tensor>, chunk: ActPatch[][], sels: ((j: number) => boolean)[][]): number[] {
+async function runChunk(ctx: PatchContext, source: Map<string, tf.Tensor>, chunk: ActPatch[][], sels: ((j: number) => boolean)[][]): Promise<number[]> {
   const n = chunk.length;
   const { B, T } = ctx;
   const hostMasks = new Map<string, Float32Array>();
@@ -275,6 +302,7 @@ function runChunk(ctx: PatchContext, source: Map<string, tf.Tensor>, chunk: ActP
     });
   });
   const held: tf.Tensor[] = [];
+  let metric: tf.Tensor;
   try {
     const hooks: HookSpec[] = [];
     for (const [name, data] of hostMasks) {
@@ -288,13 +316,11 @@ function runChunk(ctx: PatchContext, source: Map<string, tf.Tensor>, chunk: ActP
     }
     const tiled: number[][] = [];
     for (let g = 0; g < n; g++) for (const row of ctx.base) tiled.push(row);
-    const metric = tf.tidy(() => logitDiffGroups(ctx.model.runWithHooks(tiled, hooks), n, B, T, ctx.positions, ctx.answers, ctx.wrongs));
-    const v = Array.from(metric.dataSync());
-    metric.dispose();
-    return v;
+    metric = tf.tidy(() => logitDiffGroups(ctx.model.runWithHooks(tiled, hooks), n, B, T, ctx.positions, ctx.answers, ctx.wrongs));
   } finally {
     tf.dispose(held);
   }
+  return readAndDispose(metric);
 }
 
 const layerLabels = (n: number) => Array.from({ length: n }, (_, l) => `L${l}`);
@@ -330,24 +356,24 @@ export function positionLabels(ctx: PatchContext): string[] {
 }
 
 /** `resid_pre` patched at one layer and position: [nLayers, T]. */
-export function residPreSweep(ctx: PatchContext, opts: SweepOptions = {}): Sweep {
+export async function residPreSweep(ctx: PatchContext, opts: SweepOptions = {}): Promise<Sweep> {
   const { nLayers } = ctx.model.cfg;
   const variants: ActPatch[][] = [];
   for (let l = 0; l < nLayers; l++) for (let p = 0; p < ctx.T; p++) variants.push([{ hook: hook.residPre(l), axis: 1, index: p }]);
-  return makeSweep(ctx, 'resid_pre', 'resid_pre by layer and position', layerLabels(nLayers), positionLabels(ctx), runActivationPatches(ctx, variants, opts));
+  return makeSweep(ctx, 'resid_pre', 'resid_pre by layer and position', layerLabels(nLayers), positionLabels(ctx), await runActivationPatches(ctx, variants, opts));
 }
 
 export type HeadActivation = 'out' | 'q' | 'k' | 'v' | 'pattern';
 
 /** One head's activation patched (every position): [nLayers, nHeads]. `out` patches hook_z. */
-export function headSweep(ctx: PatchContext, which: HeadActivation, opts: SweepOptions = {}): Sweep {
+export async function headSweep(ctx: PatchContext, which: HeadActivation, opts: SweepOptions = {}): Promise<Sweep> {
   const { nLayers, nHeads } = ctx.model.cfg;
   const name = { out: hook.z, q: hook.q, k: hook.k, v: hook.v, pattern: hook.pattern }[which];
   const axis = which === 'pattern' ? 1 : 2;
   const variants: ActPatch[][] = [];
   for (let l = 0; l < nLayers; l++) for (let h = 0; h < nHeads; h++) variants.push([{ hook: name(l), axis, index: h }]);
   const title = which === 'out' ? 'head output (z), all positions' : which === 'pattern' ? 'head attention pattern' : `head ${which}, all positions`;
-  return makeSweep(ctx, `head_${which}`, title, layerLabels(nLayers), headLabels(nHeads), runActivationPatches(ctx, variants, opts));
+  return makeSweep(ctx, `head_${which}`, title, layerLabels(nLayers), headLabels(nHeads), await runActivationPatches(ctx, variants, opts));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -403,9 +429,9 @@ export function pathEngine(ctx: PatchContext): PatchingEngine {
 /**
  * Raw metric when exactly the given edges (`sender->receiver`) read the source run and every
  * other edge the base run, for each edge set. Sets sharing their earliest receiver layer reuse
- * one cached prefix of the forward.
+ * one cached prefix of the forward. One read per batched forward.
  */
-export function runPathPatches(ctx: PatchContext, edgeSets: string[][], opts: SweepOptions & { engine?: PatchingEngine } = {}): number[] {
+export async function runPathPatches(ctx: PatchContext, edgeSets: string[][], opts: SweepOptions & { engine?: PatchingEngine } = {}): Promise<number[]> {
   if (edgeSets.length === 0) return [];
   const engine = opts.engine ?? pathEngine(ctx);
   try {
@@ -442,9 +468,8 @@ export function runPathPatches(ctx: PatchContext, edgeSets: string[][], opts: Sw
             const logits = engine.run(part.map((p) => p.mask), prefix ? { from: prefix } : {}); // [C, B, 1, V]
             return logitDiffGroups(logits, part.length, ctx.B, 1, ctx.positions.map(() => 0), ctx.answers, ctx.wrongs);
           });
-          const v = metric.dataSync();
+          const v = await readAndDispose(metric);
           part.forEach((p, k) => { out[p.i] = v[k]; });
-          metric.dispose();
         }
       } finally {
         prefix?.dispose();
@@ -457,69 +482,68 @@ export function runPathPatches(ctx: PatchContext, edgeSets: string[][], opts: Sw
 }
 
 /** Run the edge sets that are non-empty; null for the empty ones. */
-function runSparse(ctx: PatchContext, sets: string[][], opts: SweepOptions & { engine?: PatchingEngine }): (number | null)[] {
+async function runSparse(ctx: PatchContext, sets: string[][], opts: SweepOptions & { engine?: PatchingEngine }): Promise<(number | null)[]> {
   const live = sets.map((s, i) => [s, i] as const).filter(([s]) => s.length > 0);
-  const vals = runPathPatches(ctx, live.map(([s]) => s), opts);
+  const vals = await runPathPatches(ctx, live.map(([s]) => s), opts);
   const out: (number | null)[] = sets.map(() => null);
   live.forEach(([, i], k) => { out[i] = vals[k]; });
   return out;
 }
 
-function withLayout<T>(ctx: PatchContext, opts: { engine?: PatchingEngine }, fn: (layout: PatchLayout) => T): T {
-  return fn(opts.engine?.layout ?? buildLayout(ctx.model.cfg));
+function layoutOf(ctx: PatchContext, opts: { engine?: PatchingEngine }): PatchLayout {
+  return opts.engine?.layout ?? buildLayout(ctx.model.cfg);
 }
 
 /** Path patching from each head straight to the logits: [nLayers, nHeads]. */
-export function pathToLogitsSweep(ctx: PatchContext, opts: SweepOptions & { engine?: PatchingEngine } = {}): Sweep {
+export async function pathToLogitsSweep(ctx: PatchContext, opts: SweepOptions & { engine?: PatchingEngine } = {}): Promise<Sweep> {
   const { nLayers, nHeads } = ctx.model.cfg;
   const sets: string[][] = [];
   for (let l = 0; l < nLayers; l++) for (let h = 0; h < nHeads; h++) sets.push([`a${l}.h${h}->logits`]);
-  return makeSweep(ctx, 'path_logits', 'path patching: head -> logits', layerLabels(nLayers), headLabels(nHeads), runPathPatches(ctx, sets, opts));
+  return makeSweep(ctx, 'path_logits', 'path patching: head -> logits', layerLabels(nLayers), headLabels(nHeads), await runPathPatches(ctx, sets, opts));
 }
 
 /**
  * Path patching from the sender set into each receiver head's q, k and v input separately:
  * three [nLayers, nHeads] sweeps `path_q`, `path_k`, `path_v` (null where no sender precedes the head).
  */
-export function pathFromSendersSweeps(ctx: PatchContext, senderSpecs: string[], opts: SweepOptions & { engine?: PatchingEngine } = {}): Sweep[] {
+export async function pathFromSendersSweeps(ctx: PatchContext, senderSpecs: string[], opts: SweepOptions & { engine?: PatchingEngine } = {}): Promise<Sweep[]> {
   const { nLayers, nHeads } = ctx.model.cfg;
-  return withLayout(ctx, opts, (layout) => {
-    const senders = senderSpecs.map((s) => parseSender(s, layout));
-    if (senders.length === 0) fail('path patching needs at least one sender');
-    const label = senders.join('+');
-    return (['q', 'k', 'v'] as const).map((x) => {
-      const sets: string[][] = [];
-      for (let l = 0; l < nLayers; l++) for (let h = 0; h < nHeads; h++) sets.push(edgesBetween(layout, senders, [`a${l}.h${h}<${x}>`]));
-      return makeSweep(ctx, `path_${x}`, `path patching: ${label} -> each head's ${x}`, layerLabels(nLayers), headLabels(nHeads), runSparse(ctx, sets, opts));
-    });
-  });
+  const layout = layoutOf(ctx, opts);
+  const senders = senderSpecs.map((s) => parseSender(s, layout));
+  if (senders.length === 0) fail('path patching needs at least one sender');
+  const label = senders.join('+');
+  const sweeps: Sweep[] = [];
+  for (const x of ['q', 'k', 'v'] as const) {
+    const sets: string[][] = [];
+    for (let l = 0; l < nLayers; l++) for (let h = 0; h < nHeads; h++) sets.push(edgesBetween(layout, senders, [`a${l}.h${h}<${x}>`]));
+    sweeps.push(makeSweep(ctx, `path_${x}`, `path patching: ${label} -> each head's ${x}`, layerLabels(nLayers), headLabels(nHeads), await runSparse(ctx, sets, opts)));
+  }
+  return sweeps;
 }
 
 /** Path patching from each head into the receiver set jointly: [nLayers, nHeads] (null where a head feeds none of them). */
-export function pathToReceiversSweep(ctx: PatchContext, receiverSpecs: string[], opts: SweepOptions & { engine?: PatchingEngine } = {}): Sweep {
+export async function pathToReceiversSweep(ctx: PatchContext, receiverSpecs: string[], opts: SweepOptions & { engine?: PatchingEngine } = {}): Promise<Sweep> {
   const { nLayers, nHeads } = ctx.model.cfg;
-  return withLayout(ctx, opts, (layout) => {
-    const groups = receiverSpecs.map((r) => parseReceiver(r, layout));
-    if (groups.length === 0) fail('path patching needs at least one receiver');
-    const receivers = groups.flatMap((g) => g.receivers);
-    const sets: string[][] = [];
-    for (let l = 0; l < nLayers; l++) for (let h = 0; h < nHeads; h++) sets.push(edgesBetween(layout, [`a${l}.h${h}`], receivers));
-    return makeSweep(ctx, 'path_to_receivers', `path patching: each head -> ${groups.map((g) => g.label).join(', ')}`, layerLabels(nLayers), headLabels(nHeads), runSparse(ctx, sets, opts));
-  });
+  const layout = layoutOf(ctx, opts);
+  const groups = receiverSpecs.map((r) => parseReceiver(r, layout));
+  if (groups.length === 0) fail('path patching needs at least one receiver');
+  const receivers = groups.flatMap((g) => g.receivers);
+  const sets: string[][] = [];
+  for (let l = 0; l < nLayers; l++) for (let h = 0; h < nHeads; h++) sets.push(edgesBetween(layout, [`a${l}.h${h}`], receivers));
+  return makeSweep(ctx, 'path_to_receivers', `path patching: each head -> ${groups.map((g) => g.label).join(', ')}`, layerLabels(nLayers), headLabels(nHeads), await runSparse(ctx, sets, opts));
 }
 
 /** Path patching from the sender set into each receiver, then into all of them: [1, |receivers| + 1]. */
-export function pathSweep(ctx: PatchContext, senderSpecs: string[], receiverSpecs: string[], opts: SweepOptions & { engine?: PatchingEngine } = {}): Sweep {
-  return withLayout(ctx, opts, (layout) => {
-    const senders = senderSpecs.map((s) => parseSender(s, layout));
-    const groups = receiverSpecs.map((r) => parseReceiver(r, layout));
-    if (senders.length === 0 || groups.length === 0) fail('path patching needs senders and receivers');
-    const sets = groups.map((g) => edgesBetween(layout, senders, g.receivers));
-    sets.forEach((s, i) => { if (s.length === 0) fail(`no edge runs from ${senders.join(', ')} into '${groups[i].label}' (a sender must sit in an earlier layer than its receiver)`); });
-    sets.push(sets.flat());
-    const label = senders.join('+');
-    return makeSweep(ctx, 'path', `path patching: ${label} -> receivers`, [label], [...groups.map((g) => g.label), 'all'], runSparse(ctx, sets, opts));
-  });
+export async function pathSweep(ctx: PatchContext, senderSpecs: string[], receiverSpecs: string[], opts: SweepOptions & { engine?: PatchingEngine } = {}): Promise<Sweep> {
+  const layout = layoutOf(ctx, opts);
+  const senders = senderSpecs.map((s) => parseSender(s, layout));
+  const groups = receiverSpecs.map((r) => parseReceiver(r, layout));
+  if (senders.length === 0 || groups.length === 0) fail('path patching needs senders and receivers');
+  const sets = groups.map((g) => edgesBetween(layout, senders, g.receivers));
+  sets.forEach((s, i) => { if (s.length === 0) fail(`no edge runs from ${senders.join(', ')} into '${groups[i].label}' (a sender must sit in an earlier layer than its receiver)`); });
+  sets.push(sets.flat());
+  const label = senders.join('+');
+  return makeSweep(ctx, 'path', `path patching: ${label} -> receivers`, [label], [...groups.map((g) => g.label), 'all'], await runSparse(ctx, sets, opts));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -550,23 +574,23 @@ export const NORMALISATION = '(patched - corrupted) / (clean - corrupted): 1 = c
  * pattern -> head_pattern; path -> path_logits plus, when senders and/or receivers are given,
  * path_q/k/v (senders only), path_to_receivers (receivers only) or path (both); all -> every one.
  */
-export function runPatching(ctx: PatchContext, opts: PatchOptions = {}): PatchResult {
+export async function runPatching(ctx: PatchContext, opts: PatchOptions = {}): Promise<PatchResult> {
   const kinds = new Set<PatchKind>(opts.kinds ?? ['all']);
   const want = (k: PatchKind) => kinds.has(k) || kinds.has('all');
   const senders = opts.senders ?? [], receivers = opts.receivers ?? [];
   const sweeps: Sweep[] = [];
-  if (want('resid')) sweeps.push(residPreSweep(ctx, opts));
-  if (want('heads')) sweeps.push(headSweep(ctx, 'out', opts));
-  if (want('qkv')) for (const x of ['q', 'k', 'v'] as const) sweeps.push(headSweep(ctx, x, opts));
-  if (want('pattern')) sweeps.push(headSweep(ctx, 'pattern', opts));
+  if (want('resid')) sweeps.push(await residPreSweep(ctx, opts));
+  if (want('heads')) sweeps.push(await headSweep(ctx, 'out', opts));
+  if (want('qkv')) for (const x of ['q', 'k', 'v'] as const) sweeps.push(await headSweep(ctx, x, opts));
+  if (want('pattern')) sweeps.push(await headSweep(ctx, 'pattern', opts));
   if (want('path')) {
     const engine = pathEngine(ctx);
     try {
       const o = { ...opts, engine };
-      sweeps.push(pathToLogitsSweep(ctx, o));
-      if (senders.length > 0 && receivers.length > 0) sweeps.push(pathSweep(ctx, senders, receivers, o));
-      else if (senders.length > 0) sweeps.push(...pathFromSendersSweeps(ctx, senders, o));
-      else if (receivers.length > 0) sweeps.push(pathToReceiversSweep(ctx, receivers, o));
+      sweeps.push(await pathToLogitsSweep(ctx, o));
+      if (senders.length > 0 && receivers.length > 0) sweeps.push(await pathSweep(ctx, senders, receivers, o));
+      else if (senders.length > 0) sweeps.push(...await pathFromSendersSweeps(ctx, senders, o));
+      else if (receivers.length > 0) sweeps.push(await pathToReceiversSweep(ctx, receivers, o));
     } finally {
       engine.dispose();
     }

@@ -130,21 +130,21 @@ describe('activation patching: identities (HF fixture GPT-2, IOI-style prompts)'
   });
 
   for (const mode of ['denoise', 'noise'] as PatchMode[]) {
-    it(`${mode}: resid_pre at every position of a layer reproduces the source run`, () => {
-      const ctx = preparePatching(gpt, ioi, mode);
+    it(`${mode}: resid_pre at every position of a layer reproduces the source run`, async () => {
+      const ctx = await preparePatching(gpt, ioi, mode);
       const target = mode === 'denoise' ? 1 : 0;
-      const raw = runActivationPatches(ctx, [[{ hook: hook.residPre(0) }], [{ hook: hook.residPre(1) }], []], { skipIdentical: false });
+      const raw = await runActivationPatches(ctx, [[{ hook: hook.residPre(0) }], [{ hook: hook.residPre(1) }], []], { skipIdentical: false });
       near(normalise(ctx, raw[0]), target, TOL.component, 'layer 0, all positions');
       near(normalise(ctx, raw[1]), target, TOL.component, 'layer 1, all positions');
       near(normalise(ctx, raw[2]), 1 - target, TOL.component, 'no patch');
     });
   }
 
-  it('resid_pre sweep: unchanged positions do nothing, the differing one at layer 0 does everything', () => {
-    const ctx = preparePatching(gpt, ioi, 'denoise');
+  it('resid_pre sweep: unchanged positions do nothing, the differing one at layer 0 does everything', async () => {
+    const ctx = await preparePatching(gpt, ioi, 'denoise');
     // Computed (skipIdentical: false), then with identical patches skipped: the same numbers.
-    const s = residPreSweep(ctx, { skipIdentical: false });
-    const skipped = residPreSweep(ctx);
+    const s = await residPreSweep(ctx, { skipIdentical: false });
+    const skipped = await residPreSweep(ctx);
     skipped.raw.flat().forEach((v, i) => near(v!, s.raw.flat()[i]!, TOL.model, `skipIdentical cell ${i}`));
     expect([s.rows, s.cols]).toEqual([2, 15]);
     expect(s.rowLabels).toEqual(['L0', 'L1']);
@@ -160,10 +160,10 @@ describe('activation patching: identities (HF fixture GPT-2, IOI-style prompts)'
     near(s.raw[0][10]!, ctx.cleanMetric, TOL.model, 'raw L0 p10');
   });
 
-  it('positions after the metric position change nothing (causality)', () => {
+  it('positions after the metric position change nothing (causality)', async () => {
     const T = ioi.clean[0].length;
-    const ctx = preparePatching(gpt, { ...ioi, positions: [T - 4, T - 3] }, 'noise');
-    const s = residPreSweep(ctx, { skipIdentical: false });
+    const ctx = await preparePatching(gpt, { ...ioi, positions: [T - 4, T - 3] }, 'noise');
+    const s = await residPreSweep(ctx, { skipIdentical: false });
     for (let l = 0; l < 2; l++) {
       near(s.values[l][T - 1]!, 1, TOL.component, `L${l} last`);
       near(s.values[l][T - 2]!, 1, TOL.component, `L${l} second to last`);
@@ -171,15 +171,15 @@ describe('activation patching: identities (HF fixture GPT-2, IOI-style prompts)'
     expect(Math.abs(s.values[1][T - 3]! - 1)).toBeGreaterThan(1e-3); // row 1 reads position T - 3
   });
 
-  it('q and k = pattern; pattern and v = head output (z)', () => {
-    const ctx = preparePatching(gpt, ioi, 'denoise');
-    const pattern = headSweep(ctx, 'pattern'), out = headSweep(ctx, 'out');
+  it('q and k = pattern; pattern and v = head output (z)', async () => {
+    const ctx = await preparePatching(gpt, ioi, 'denoise');
+    const pattern = await headSweep(ctx, 'pattern'), out = await headSweep(ctx, 'out');
     const variants = [];
     for (let l = 0; l < 2; l++) for (let h = 0; h < 4; h++) {
       variants.push([{ hook: hook.q(l), axis: 2, index: h }, { hook: hook.k(l), axis: 2, index: h }]);
       variants.push([{ hook: hook.pattern(l), axis: 1, index: h }, { hook: hook.v(l), axis: 2, index: h }]);
     }
-    const raw = runActivationPatches(ctx, variants);
+    const raw = await runActivationPatches(ctx, variants);
     for (let l = 0; l < 2; l++) for (let h = 0; h < 4; h++) {
       const i = 2 * (l * 4 + h);
       near(raw[i], pattern.raw[l][h]!, TOL.model, `q+k vs pattern L${l}H${h}`);
@@ -189,18 +189,18 @@ describe('activation patching: identities (HF fixture GPT-2, IOI-style prompts)'
     expect(Math.max(...out.values.flat().map((v) => Math.abs(v!)))).toBeGreaterThan(0.05);
   });
 
-  it('batched sweeps = one patch per forward = a hand-written hook', () => {
+  it('batched sweeps = one patch per forward = a hand-written hook', async () => {
     for (const mode of ['denoise', 'noise'] as PatchMode[]) {
-      const ctx = preparePatching(gpt, ioi, mode);
-      const batched = residPreSweep(ctx, { skipIdentical: false });
-      const single = residPreSweep(ctx, { maxRows: ctx.B, skipIdentical: false });
+      const ctx = await preparePatching(gpt, ioi, mode);
+      const batched = await residPreSweep(ctx, { skipIdentical: false });
+      const single = await residPreSweep(ctx, { maxRows: ctx.B, skipIdentical: false });
       batched.raw.flat().forEach((v, i) => near(v!, single.raw.flat()[i]!, TOL.model, `${mode} resid cell ${i}`));
       near(batched.raw[1][14]!, manualPatch(ctx, hook.residPre(1), (x) => axisMask(x.shape, 1, 14)), TOL.model, `${mode} manual resid L1 p14`);
-      const heads = headSweep(ctx, 'out');
+      const heads = await headSweep(ctx, 'out');
       near(heads.raw[1][1]!, manualPatch(ctx, hook.z(1), (x) => axisMask(x.shape, 2, 1)), TOL.model, `${mode} manual z L1H1`);
-      const pat = headSweep(ctx, 'pattern', { maxRows: 3 });
+      const pat = await headSweep(ctx, 'pattern', { maxRows: 3 });
       near(pat.raw[0][0]!, manualPatch(ctx, hook.pattern(0), (x) => axisMask(x.shape, 1, 0)), TOL.model, `${mode} manual pattern L0H0`);
-      const v = headSweep(ctx, 'v');
+      const v = await headSweep(ctx, 'v');
       near(v.raw[0][3]!, manualPatch(ctx, hook.v(0), (x) => axisMask(x.shape, 2, 3)), TOL.model, `${mode} manual v L0H3`);
     }
   });
@@ -236,27 +236,27 @@ describe('path patching (engine) against hand-written hooks', () => {
   }
 
   for (const mode of ['denoise', 'noise'] as PatchMode[]) {
-    it(`${mode}: head -> logits for every head, and a0.h1 -> a1.h2<q>`, () => {
-      const ctx = preparePatching(gpt, ioi, mode);
-      const s = pathToLogitsSweep(ctx);
+    it(`${mode}: head -> logits for every head, and a0.h1 -> a1.h2<q>`, async () => {
+      const ctx = await preparePatching(gpt, ioi, mode);
+      const s = await pathToLogitsSweep(ctx);
       for (let l = 0; l < 2; l++) for (let h = 0; h < 4; h++) near(s.raw[l][h]!, manualPath(ctx, [l, h], 'logits'), TOL.model, `${mode} a${l}.h${h}->logits`);
-      const [q] = pathFromSendersSweeps(ctx, ['0.1']);
+      const [q] = await pathFromSendersSweeps(ctx, ['0.1']);
       expect(q.values[0]).toEqual([null, null, null, null]); // nothing precedes layer 0
       near(q.raw[1][2]!, manualPath(ctx, [0, 1], [1, 2, 'q']), TOL.model, `${mode} a0.h1->a1.h2<q>`);
-      const one = pathSweep(ctx, ['a0.h1'], ['a1.h2<q>', '1.3.v']);
+      const one = await pathSweep(ctx, ['a0.h1'], ['a1.h2<q>', '1.3.v']);
       expect(one.colLabels).toEqual(['a1.h2<q>', '1.3.v', 'all']);
       near(one.raw[0][0]!, q.raw[1][2]!, TOL.model, 'pathSweep = pathFromSenders');
       near(one.raw[0][1]!, manualPath(ctx, [0, 1], [1, 3, 'v']), TOL.model, `${mode} a0.h1->a1.h3<v>`);
-      const toR = pathToReceiversSweep(ctx, ['a1.h2<q>']);
+      const toR = await pathToReceiversSweep(ctx, ['a1.h2<q>']);
       near(toR.raw[0][1]!, q.raw[1][2]!, TOL.model, 'pathToReceivers = pathFromSenders');
       expect(toR.values[1]).toEqual([null, null, null, null]);
     });
 
-    it(`${mode}: every edge patched = the source run; no edge = the base run`, () => {
-      const ctx = preparePatching(gpt, ioi, mode);
+    it(`${mode}: every edge patched = the source run; no edge = the base run`, async () => {
+      const ctx = await preparePatching(gpt, ioi, mode);
       const engine = pathEngine(ctx);
       try {
-        const [all, none] = runPathPatches(ctx, [layoutEdges(engine.layout), []], { engine });
+        const [all, none] = await runPathPatches(ctx, [layoutEdges(engine.layout), []], { engine });
         near(normalise(ctx, all), mode === 'denoise' ? 1 : 0, TOL.component, 'all edges');
         near(normalise(ctx, none), mode === 'denoise' ? 0 : 1, TOL.component, 'no edges');
       } finally {
@@ -265,27 +265,27 @@ describe('path patching (engine) against hand-written hooks', () => {
     });
   }
 
-  it('permute_lists: head 0.0 carries the answer into 1.0 through its value input', () => {
-    const ctx = preparePatching(perm, permBatch, 'denoise');
+  it('permute_lists: head 0.0 carries the answer into 1.0 through its value input', async () => {
+    const ctx = await preparePatching(perm, permBatch, 'denoise');
     expect(ctx.cleanMetric).toBeGreaterThan(10);
     expect(ctx.corruptedMetric).toBeLessThan(-10);
-    const [q, k, v] = pathFromSendersSweeps(ctx, ['0.0']);
+    const [q, k, v] = await pathFromSendersSweeps(ctx, ['0.0']);
     expect(v.values[1][0]!).toBeGreaterThan(0.9);
     expect(Math.abs(q.values[1][0]!)).toBeLessThan(0.1);
     expect(Math.abs(k.values[1][0]!)).toBeLessThan(0.1);
-    const logits = pathToLogitsSweep(ctx);
+    const logits = await pathToLogitsSweep(ctx);
     expect(logits.values[1][0]!).toBeGreaterThan(0.9); // 1.0 writes the answer
     expect(Math.abs(logits.values[0][0]!)).toBeLessThan(0.1); // 0.0 does not, directly
     // Noising agrees: cutting 0.0 -> 1.0<v> destroys the answer.
-    const noise = preparePatching(perm, permBatch, 'noise');
-    expect(pathFromSendersSweeps(noise, ['a0.h0'])[2].values[1][0]!).toBeLessThan(0.1);
+    const noise = await preparePatching(perm, permBatch, 'noise');
+    expect((await pathFromSendersSweeps(noise, ['a0.h0']))[2].values[1][0]!).toBeLessThan(0.1);
   });
 });
 
 describe('runPatching', () => {
   it('runs every sweep without leaking tensors', async () => {
-    const r = await expectNoLeak(() => {
-      const ctx = preparePatching(gpt, ioi, 'noise');
+    const r = await expectNoLeak(async () => {
+      const ctx = await preparePatching(gpt, ioi, 'noise');
       return runPatching(ctx, { kinds: ['all'], senders: ['0.0', '0.2'] });
     }, 'preparePatching + runPatching');
     expect(r.sweeps.map((s) => s.name)).toEqual(['resid_pre', 'head_out', 'head_q', 'head_k', 'head_v', 'head_pattern', 'path_logits', 'path_q', 'path_k', 'path_v']);
@@ -294,26 +294,26 @@ describe('runPatching', () => {
       expect(s.values).toHaveLength(s.rows);
       for (const row of s.values) expect(row).toHaveLength(s.cols);
     }
-    const only = runPatching(preparePatching(gpt, ioi), { kinds: ['path'], receivers: ['a1.h0'] });
+    const only = await runPatching(await preparePatching(gpt, ioi), { kinds: ['path'], receivers: ['a1.h0'] });
     expect(only.sweeps.map((s) => s.name)).toEqual(['path_logits', 'path_to_receivers']);
   });
 });
 
 describe('bad inputs', () => {
-  it('clean and corrupted prompts of different lengths name the prompt and both lengths', () => {
+  it('clean and corrupted prompts of different lengths name the prompt and both lengths', async () => {
     const bad = { ...ioi, corrupt: [ioi.corrupt[0], [...ioi.corrupt[1], 13]] };
-    expect(() => preparePatching(gpt, bad)).toThrow(/patch: prompt 1: the clean prompt is 15 tokens but the corrupted prompt is 16/);
+    await expect(preparePatching(gpt, bad)).rejects.toThrow(/patch: prompt 1: the clean prompt is 15 tokens but the corrupted prompt is 16/);
     const ragged = { ...ioi, clean: [ioi.clean[0], ioi.clean[1].slice(1)], corrupt: [ioi.corrupt[0], ioi.corrupt[1].slice(1)] };
-    expect(() => preparePatching(gpt, ragged)).toThrow(/prompt 1 is 14 tokens but prompt 0 is 15/);
+    await expect(preparePatching(gpt, ragged)).rejects.toThrow(/prompt 1 is 14 tokens but prompt 0 is 15/);
   });
 
-  it('answers outside the output vocabulary, bad positions and senders are named', () => {
-    expect(() => preparePatching(perm, { ...permBatch, answers: permBatch.answers.map((a, i) => (i === 2 ? 51 : a)) })).toThrow(/prompt 2: answer id 51 is outside the model's output vocabulary \[0, 50\)/);
-    expect(() => preparePatching(gpt, { ...ioi, positions: [3, 15] })).toThrow(/prompt 1: metric position 15/);
-    const ctx = preparePatching(gpt, ioi);
-    expect(() => pathFromSendersSweeps(ctx, ['7.0'])).toThrow(/sender '7.0' is not a sender/);
-    expect(() => pathSweep(ctx, ['1.0'], ['a0.h1<q>'])).toThrow(/no edge runs from a1.h0 into 'a0.h1<q>'/);
-    expect(() => pathToReceiversSweep(ctx, ['a1.h9<q>'])).toThrow(/receiver 'a1.h9<q>'/);
+  it('answers outside the output vocabulary, bad positions and senders are named', async () => {
+    await expect(preparePatching(perm, { ...permBatch, answers: permBatch.answers.map((a, i) => (i === 2 ? 51 : a)) })).rejects.toThrow(/prompt 2: answer id 51 is outside the model's output vocabulary \[0, 50\)/);
+    await expect(preparePatching(gpt, { ...ioi, positions: [3, 15] })).rejects.toThrow(/prompt 1: metric position 15/);
+    const ctx = await preparePatching(gpt, ioi);
+    await expect(pathFromSendersSweeps(ctx, ['7.0'])).rejects.toThrow(/sender '7.0' is not a sender/);
+    await expect(pathSweep(ctx, ['1.0'], ['a0.h1<q>'])).rejects.toThrow(/no edge runs from a1.h0 into 'a0.h1<q>'/);
+    await expect(pathToReceiversSweep(ctx, ['a1.h9<q>'])).rejects.toThrow(/receiver 'a1.h9<q>'/);
   });
 
   it('a task batch converts when it has one metric position per row', () => {
@@ -322,15 +322,15 @@ describe('bad inputs', () => {
     expect(() => patchBatchFromTask({ clean: [[1, 2]], corrupt: [[1, 3]], positions: [[0, 1]], answers: [[5, 5]], wrong: [[[6], [6]]] })).toThrow(/row 0 .* exactly one position/);
   });
 
-  it('a NaN metric and an undefined normalisation are clear errors naming the metric', () => {
+  it('a NaN metric and an undefined normalisation are clear errors naming the metric', async () => {
     const cfg = finalizeConfig({ nLayers: 1, nHeads: 1, dModel: 8, dHead: 8, nCtx: 8, dVocab: 10, attnOnly: true, normalizationType: null }, 'nan-model');
     const sd = randomStateDict(cfg, 1);
     for (let d = 0; d < 8; d++) sd.get('unembed.W_U')!.data[d * 10 + 3] = NaN; // W_U [D, V]: column 3 = token 3's logit
     const m = HookedTransformer.fromStateDict(cfg, sd);
     try {
       const b = { clean: [[1, 2, 3]], corrupt: [[1, 4, 3]], answers: [3], wrongs: [5] };
-      expect(() => preparePatching(m, b)).toThrow(/patch: metric logit_diff is NaN on the clean run/);
-      expect(() => preparePatching(m, { ...b, answers: [6], corrupt: [[1, 2, 3]] })).toThrow(/metric logit_diff is .* on both the clean and the corrupted run/);
+      await expect(preparePatching(m, b)).rejects.toThrow(/patch: metric logit_diff is NaN on the clean run/);
+      await expect(preparePatching(m, { ...b, answers: [6], corrupt: [[1, 2, 3]] })).rejects.toThrow(/metric logit_diff is .* on both the clean and the corrupted run/);
     } finally {
       m.dispose();
     }
@@ -356,7 +356,7 @@ describe('circuitscope patch', () => {
     const out = JSON.parse(r.stdout);
     expect(Object.keys(out)).toEqual(['model', 'backend', 'mode', 'metric', 'normalisation', 'clean', 'corrupted', 'prompts', 'options', 'sweeps', 'seconds']);
     expect([out.backend, out.mode, out.metric]).toEqual(['wasm', 'denoise', 'logit_diff']);
-    const ctx = preparePatching(gpt, ioi);
+    const ctx = await preparePatching(gpt, ioi);
     near(out.clean, ctx.cleanMetric, TOL.model, 'clean metric');
     near(out.corrupted, ctx.corruptedMetric, TOL.model, 'corrupted metric');
     expect(out.prompts[1]).toEqual({ clean: ioi.clean[1], corrupt: ioi.corrupt[1], answer: ioi.answers[1], wrong: ioi.wrongs[1], position: 14 });

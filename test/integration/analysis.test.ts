@@ -73,7 +73,7 @@ describe('attention patterns', () => {
   it('equal Hugging Face\'s on the fixture, every head', async () => {
     const tokens = fixtureTokens(ref)[0];
     const heads = allHeads(gpt.cfg);
-    attentionPatterns(gpt, tokens, heads); // warm-up (causal mask cache)
+    await attentionPatterns(gpt, tokens, heads); // warm-up (causal mask cache)
     const r = await expectNoLeak(() => attentionPatterns(gpt, tokens, heads), 'attentionPatterns');
     const T = tokens.length;
     for (let l = 0; l < gpt.cfg.nLayers; l++) {
@@ -154,7 +154,7 @@ describe('head detectors', () => {
       const rep = repeatedRandomTokens(model.cfg, { n: 12, batch: 6, seed: 7 });
       expect(rep.offset).toBe(1);
       expect(rep.distinct).toBe(true);
-      detectHeads(model, rep);
+      await detectHeads(model, rep);
       const s = await expectNoLeak(() => detectHeads(model, rep), 'detectHeads');
       // The right head wins each score, clearly.
       for (const [kind, h] of [['induction', planted.heads.induction], ['duplicate', planted.heads.duplicate], ['previous', planted.heads.previous]] as const) {
@@ -182,11 +182,11 @@ describe('head detectors', () => {
     }
   });
 
-  it('batched scores = the definition on cached patterns (fixture GPT-2)', () => {
+  it('batched scores = the definition on cached patterns (fixture GPT-2)', async () => {
     const rep = repeatedRandomTokens(gpt.cfg, { n: 7, batch: 3, seed: 1 });
     expect(rep.tokens[0][0]).toBe(50256);
     expect(rep.tokens.every((r) => r.every((t, i) => i === 0 || t < 50256))).toBe(true);
-    const s = detectHeads(gpt, rep);
+    const s = await detectHeads(gpt, rep);
     const { logits, cache } = gpt.runWithCache(rep.tokens, { names: [hook.pattern(0), hook.pattern(1)] });
     logits.dispose();
     const T = rep.offset + 2 * rep.n, H = gpt.cfg.nHeads;
@@ -273,19 +273,19 @@ function handAblation(model: HookedTransformer, b: DlaBatch, reference: number[]
 }
 
 describe('direct logit attribution', () => {
-  it('sums to Hugging Face\'s logit difference on the fixture prompts (sum rule, LN scale of the run)', () => {
+  it('sums to Hugging Face\'s logit difference on the fixture prompts (sum rule, LN scale of the run)', async () => {
     const tok = new Gpt2Tokenizer();
     const [m, j] = [tok.toSingleToken(' Mary'), tok.toSingleToken(' John')];
     const rows = fixtureTokens(ref).slice(0, 2);
     const b: DlaBatch = { tokens: rows, positions: [[14], [14]], answers: [[m], [j]], wrong: [[[j]], [[m]]] };
-    const r = directLogitAttribution(gpt, b);
+    const r = await directLogitAttribution(gpt, b);
     const hf = ref.get('metric_logit_diff')!.data[0];
     expect(r.direction).toBe('logit(answer) - logit(wrong)');
     expectClose([r.sum], [hf], TOL.model, 'components + constant vs HF logit diff');
     expectClose([r.metric], [hf], TOL.model, 'measured metric vs HF');
     // The two prompts swap IO and S, so u flips sign and the constant cancels over the pair;
     // on one prompt it is there (the fixture's LN bias is non-trivial) and the rule still holds.
-    const one = directLogitAttribution(gpt, { tokens: [rows[0]], positions: [[14]], answers: [[m]], wrong: [[[j]]] });
+    const one = await directLogitAttribution(gpt, { tokens: [rows[0]], positions: [[14]], answers: [[m]], wrong: [[[j]]] });
     expect(Math.abs(one.constant)).toBeGreaterThan(1e-3);
     expectClose([one.sum], [one.metric], TOL.model, 'sum rule, one prompt');
   });
@@ -293,7 +293,7 @@ describe('direct logit attribution', () => {
   it('equals the float64 TransformerLens recipe per component on an IOI batch, without leaks', async () => {
     const tb = ioiTask.build({ cfg: gpt.cfg, tokenizer: tokenizerFor(gpt.cfg) }, { n: 6, seed: 2 });
     const b: DlaBatch = { tokens: tb.clean, positions: tb.positions, answers: tb.answers, wrong: tb.wrong };
-    directLogitAttribution(gpt, b);
+    await directLogitAttribution(gpt, b);
     const r = await expectNoLeak(() => directLogitAttribution(gpt, b), 'directLogitAttribution');
     const want = referenceDla(gpt, b);
     expect(r.components).toEqual(['embed', 'pos_embed', ...allHeads(gpt.cfg).map((h) => `a${h.layer}.h${h.head}`), 'm0', 'm1', 'bias']);
@@ -307,7 +307,7 @@ describe('direct logit attribution', () => {
     try {
       const tb = ioiTask.build({ cfg: gpt.cfg, tokenizer: tokenizerFor(gpt.cfg) }, { n: 4, seed: 6 });
       const b: DlaBatch = { tokens: tb.clean, positions: tb.positions, answers: tb.answers, wrong: tb.wrong };
-      const raw = directLogitAttribution(gpt, b), folded = directLogitAttribution(model, b);
+      const raw = await directLogitAttribution(gpt, b), folded = await directLogitAttribution(model, b);
       expect(model.cfg.normalizationType).toBe('LNPre');
       expectClose(folded.values, raw.values, TOL.model, 'DLA, processed vs raw weights');
       expectClose([folded.constant, folded.metric], [raw.constant, raw.metric], TOL.model, 'constant and metric');
@@ -321,7 +321,7 @@ describe('direct logit attribution', () => {
     const b: DlaBatch = { tokens: tb.clean, positions: tb.positions, answers: tb.answers, wrong: tb.wrong };
     const heads = parseHeadList('0.3,1.2,1.0', gpt.cfg);
     const T = tb.clean[0].length;
-    ablateHeads(gpt, b, heads.slice(0, 1), tb.corrupt);
+    await ablateHeads(gpt, b, heads.slice(0, 1), tb.corrupt);
     // two heads per forward: chunks of 2 and 1
     const ex = await expectNoLeak(() => ablateHeads(gpt, b, heads, tb.corrupt, { maxTokens: 2 * 5 * T }), 'ablateHeads');
     expect(ex.ablations.map((a) => a.head)).toEqual(['a0.h3', 'a1.h2', 'a1.h0']);
@@ -341,7 +341,7 @@ describe('direct logit attribution', () => {
     try {
       const tb = getTask('min-int').build({ cfg: model.cfg, tokenizer: tokenizerFor(model.cfg) }, { n: 16, seed: 0 });
       const b: DlaBatch = { tokens: tb.clean, positions: tb.positions, answers: tb.answers, wrong: tb.wrong };
-      const ex = ablateHeads(model, b, [{ layer: 0, head: 0 }], tb.corrupt);
+      const ex = await ablateHeads(model, b, [{ layer: 0, head: 0 }], tb.corrupt);
       expect(ex.clean.direction).toBe('logit(answer)');
       expect(ex.clean.components).toEqual(['embed', 'pos_embed', 'a0.h0', 'bias']);
       expectClose([ex.clean.sum], [ex.clean.metric], TOL.model, 'sum rule');
@@ -353,7 +353,7 @@ describe('direct logit attribution', () => {
     }
   });
 
-  it('with LayerNorm the frozen scale is the whole approximation: actual = (naive - c) * s / s\' + c for a last-layer head', () => {
+  it('with LayerNorm the frozen scale is the whole approximation: actual = (naive - c) * s / s\' + c for a last-layer head', async () => {
     const cfg = finalizeConfig({ modelName: 'ln-attn', nLayers: 2, nHeads: 2, dModel: 16, dHead: 8, nCtx: 8, dVocab: 20, attnOnly: true, normalizationType: 'LN' }, 'ln-attn');
     const sd = randomStateDict(cfg, 5, 0.4);
     const lw = sd.get('ln_final.w')!.data, lb = sd.get('ln_final.b')!.data;
@@ -363,7 +363,7 @@ describe('direct logit attribution', () => {
       const b: DlaBatch = { tokens: [[3, 7, 1, 12, 5, 9]], positions: [[5]], answers: [[4]], wrong: [[[11]]] };
       const reference = [[2, 8, 8, 0, 6, 13], [14, 1, 4, 19, 3, 3], [7, 7, 10, 2, 15, 6]];
       for (const h of [0, 1]) {
-        const ex = ablateHeads(model, b, [{ layer: 1, head: h }], reference);
+        const ex = await ablateHeads(model, b, [{ layer: 1, head: h }], reference);
         const a = ex.ablations[0], c = ex.clean.constant;
         const s = handAblation(model, b, [b.tokens[0]], 0, 0).scale[0]; // clean scale (ablating with the row's own mean is the identity)
         const hand = handAblation(model, b, reference, 1, h);
@@ -376,10 +376,10 @@ describe('direct logit attribution', () => {
     }
   });
 
-  it('checks its batch', () => {
+  it('checks its batch', async () => {
     const b: DlaBatch = { tokens: [[1, 2, 3]], positions: [[3]], answers: [[1]], wrong: [[[2]]] };
-    expect(() => directLogitAttribution(gpt, b)).toThrow(/^dla: metric position 3 of row 0 is outside \[0, 3\)/);
-    expect(() => directLogitAttribution(gpt, { ...b, positions: [[2]], answers: [[60000]] })).toThrow(/^dla: answer token 60000 is outside/);
-    expect(() => ablateHeads(gpt, { ...b, positions: [[2]] }, [{ layer: 0, head: 0 }], [[1, 2]])).toThrow(/reference prompts must have 3 tokens/);
+    await expect(directLogitAttribution(gpt, b)).rejects.toThrow(/^dla: metric position 3 of row 0 is outside \[0, 3\)/);
+    await expect(directLogitAttribution(gpt, { ...b, positions: [[2]], answers: [[60000]] })).rejects.toThrow(/^dla: answer token 60000 is outside/);
+    await expect(ablateHeads(gpt, { ...b, positions: [[2]] }, [{ layer: 0, head: 0 }], [[1, 2]])).rejects.toThrow(/reference prompts must have 3 tokens/);
   });
 });

@@ -74,14 +74,14 @@ describe('HF GPT-2 fixture', () => {
     cache.dispose(); logits.dispose();
   });
 
-  it('gradient of the logit-difference metric wrt each resid_pre matches (1e-4)', () => {
+  it('gradient of the logit-difference metric wrt each resid_pre matches (1e-4)', async () => {
     const mary = 5335, john = 1757; // ' Mary', ' John' in GPT-2 BPE
     const metric = (logits: tf.Tensor3D) => tf.tidy(() => {
       const at = (row: number, id: number) => tf.slice(logits, [row, lens[row] - 1, id], [1, 1, 1]).reshape([]);
       return tf.div(tf.add(tf.sub(at(0, mary), at(0, john)), tf.sub(at(1, john), at(1, mary))), 2) as tf.Scalar;
     });
     const names = [hook.residPre(0), hook.residPre(1)];
-    const { value, grads } = model.gradients(ids, names, metric);
+    const { value, grads } = await model.gradients(ids, names, metric);
     expectClose([value], ref.get('metric_logit_diff')!.data, TOL.model, 'metric');
     const T = ids[0].length;
     for (const [l, n] of names.entries()) {
@@ -102,8 +102,8 @@ describe('HF GPT-2 fixture', () => {
   it('forward, cached forward and gradients leak no tensors', async () => {
     await expectNoLeak(() => { model.forward(ids).dispose(); }, 'forward');
     await expectNoLeak(() => { const r = model.runWithCache(ids); r.cache.dispose(); r.logits.dispose(); }, 'runWithCache');
-    await expectNoLeak(() => {
-      const r = model.gradients(ids, [hook.residPre(1)], (lg) => tf.mean(lg) as tf.Scalar);
+    await expectNoLeak(async () => {
+      const r = await model.gradients(ids, [hook.residPre(1)], (lg) => tf.mean(lg) as tf.Scalar);
       tf.dispose([...r.grads.values()]);
     }, 'gradients');
   });

@@ -79,7 +79,7 @@ export const attentionCommand: CommandModule<object, AttentionArgs> = {
         heads = [...heads, ...extra.filter((h) => !have.has(headName(h)))];
       }
       if (heads.length === 0) heads = allHeads(cfg);
-      const r = attentionPatterns(model, tokens, heads);
+      const r = await attentionPatterns(model, tokens, heads);
       const quoted = cfg.tokenizerName !== null;
       const out = {
         model: name, backend, tokens: r.tokens, strTokens: r.strTokens, circuit: argv.circuit ?? null,

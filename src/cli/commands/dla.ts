@@ -67,13 +67,13 @@ export const dlaCommand: CommandModule<object, DlaArgs> = {
       const cfg = model.cfg;
       const tb = buildTaskBatch(task, cfg, argv.n, argv.seed);
       const batch: DlaBatch = { tokens: tb.clean, positions: tb.positions, answers: tb.answers, wrong: tb.wrong };
-      const clean = directLogitAttribution(model, batch);
+      const clean = await directLogitAttribution(model, batch);
       let heads: HeadRef[];
       if (argv.ablate !== undefined) heads = argv.ablate.trim() === 'all' ? allHeads(cfg) : parseHeadList(argv.ablate, cfg, 'dla: --ablate');
       else {
         heads = allHeads(cfg).map((h) => ({ h, v: Math.abs(clean.heads[h.layer][h.head]) })).sort((a, b) => b.v - a.v).slice(0, argv.ablateTop).map((x) => x.h);
       }
-      const exp = heads.length > 0 ? ablateHeads(model, batch, heads, tb.corrupt, { maxTokens: argv.maxTokens, referenceLabel: `the task's ${tb.corrupt.length} corrupted prompts, mean per position` }) : null;
+      const exp = heads.length > 0 ? await ablateHeads(model, batch, heads, tb.corrupt, { maxTokens: argv.maxTokens, referenceLabel: `the task's ${tb.corrupt.length} corrupted prompts, mean per position` }) : null;
       const out = {
         model: name, backend, task: task.name, n: tb.clean.length, seed: argv.seed, direction: clean.direction,
         metric: clean.metric, sum: clean.sum, constant: clean.constant,

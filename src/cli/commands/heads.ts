@@ -56,7 +56,7 @@ export const headsCommand: CommandModule<object, HeadsArgs> = {
     try {
       const cfg = model.cfg;
       const rep = repeatedRandomTokens(cfg, { n: argv.n, batch: argv.batch, seed: argv.seed, prependBos: argv.prependBos });
-      const s = detectHeads(model, rep);
+      const s = await detectHeads(model, rep);
       const top = Object.fromEntries(DETECTORS.map((k) => [k, topHeads(s.scores[k], argv.top).map(({ name: hn, score }) => ({ name: hn, score }))]));
       const out = { model: name, backend, n: s.n, batch: s.batch, seed: argv.seed, offset: s.offset, distinct: s.distinct, tokens: rep.tokens, scores: s.scores, top };
       const jsonText = `${JSON.stringify(out)}\n`;
@@ -74,7 +74,7 @@ export const headsCommand: CommandModule<object, HeadsArgs> = {
         }));
         // The best head of each score on the first sequence.
         const best = DETECTORS.map((k) => topHeads(s.scores[k], 1)[0]);
-        const pats = attentionPatterns(model, rep.tokens[0], best);
+        const pats = await attentionPatterns(model, rep.tokens[0], best);
         const labels = tokenLabels(pats.strTokens, cfg.tokenizerName !== null);
         pats.heads.forEach((p, i) => figures.push({
           svg: attentionSvg(p, labels, { title: `${p.name}: best ${DETECTORS[i]} head, on sequence 0` }),

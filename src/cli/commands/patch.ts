@@ -257,13 +257,13 @@ export const patchCommand: CommandModule<object, PatchArgs> = {
         prependBos: argv.prependBos, position: argv.position,
         where: (i, field) => (fromFile ? `${argv.data}: prompts[${i}].${field}` : `--${field}${specs.length > 1 ? ` (prompt ${i})` : ''}`),
       });
-      const ctx = preparePatching(model, batch, argv.mode);
+      const ctx = await preparePatching(model, batch, argv.mode);
       const kinds = [...new Set(argv.kind)];
       const senders = splitList(argv.senders), receivers = splitList(argv.receivers);
       if (kinds.length === 1 && kinds[0] === 'path' && senders.length === 0 && receivers.length === 0) {
         process.stderr.write('note: --kind path without --senders or --receivers runs only the head -> logits sweep\n');
       }
-      const result = runPatching(ctx, { kinds, senders, receivers, maxRows: argv.batchSize });
+      const result = await runPatching(ctx, { kinds, senders, receivers, maxRows: argv.batchSize });
       const out: PatchOutput = {
         model: argv.model, backend, mode: result.mode, metric: result.metric, normalisation: result.normalisation,
         clean: result.clean, corrupted: result.corrupted,
