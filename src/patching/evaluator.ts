@@ -1,6 +1,6 @@
 /**
- * The engine interface that discovery methods and evaluators see (docs/methods.md;
- * methods"); implemented by PatchingEngine (./engine.ts), ChunkedEngine (./chunked.ts) and
+ * The engine interface that discovery methods and evaluators see (docs/methods.md),
+ * implemented by PatchingEngine (./engine.ts), ChunkedEngine (./chunked.ts) and
  * ParallelEngine (src/parallel/engine.ts).
  */
 import type * as tf from '@tensorflow/tfjs';
