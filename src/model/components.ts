@@ -1,7 +1,7 @@
 /**
  * The transformer's pieces as pure tensor functions. Shapes use B batch, T positions, H heads,
- * D dModel, Dh dHead, M dMlp, V vocab. The HookedTransformer composes them with hook points; the
- * patching engine composes them with per-receiver inputs.
+ * D dModel, Dh dHead, M dMlp, V vocab. src/model/block.ts composes them into the one
+ * transformer block that every forward runs.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ActFn, ModelConfig } from './config.js';
@@ -14,6 +14,20 @@ export function layerNorm(x: tf.Tensor, w: tf.Tensor | null, b: tf.Tensor | null
   if (w) out = tf.mul(out, w);
   if (b) out = tf.add(out, b);
   return { scale, out };
+}
+
+/**
+ * LayerNorm's input gradient for upstream gradients `dy` [..., D] of outputs xhat * w + b,
+ * given the normalised input `xhat` and `scale` (broadcastable to dy): (g - mean(g) - xhat *
+ * mean(g * xhat)) / scale with g = dy * w. `w` null: LNPre.
+ */
+export function layerNormBackward(dy: tf.Tensor, xhat: tf.Tensor, scale: tf.Tensor, w: tf.Tensor | null): tf.Tensor {
+  return tf.tidy(() => {
+    const g = w ? tf.mul(dy, w) : dy;
+    const a = tf.mean(g, -1, true);
+    const c = tf.mean(tf.mul(g, xhat), -1, true);
+    return tf.div(tf.sub(tf.sub(g, a), tf.mul(xhat, c)), scale);
+  });
 }
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);

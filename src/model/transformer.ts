@@ -1,33 +1,24 @@
 /**
  * HookedTransformer: a TransformerLens-style transformer on tfjs. It owns its parameter
  * tensors (dispose() frees them). forward / runWithCache / runWithHooks take tokens
- * [batch, pos] and return logits [batch, pos, dVocabOut]; each layer runs in its own tf.tidy
- * (the wasm heap is bounded), so only the residual stream and requested activations survive.
+ * [batch, pos] and return logits [batch, pos, dVocabOut]. Each layer is block.ts's
+ * `transformerBlock`, its hook points prefixed `blocks.{l}.`, run in its own tf.tidy (the wasm
+ * heap is bounded), so only the residual stream and requested activations survive.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from './config.js';
 import type { StateDict } from './weights.js';
 import { hostTensor, validateStateDict } from './weights.js';
-import { hook } from './hook-names.js';
-import { activation, attendValues, attentionPattern, layerNorm, linear, perHeadIn, perHeadOut } from './components.js';
+import { blockPrefix, hook } from './hook-names.js';
+import { linear } from './components.js';
+import { embedResidual, fuseQKV, normalize, transformerBlock, type BlockHooks, type BlockParams } from './block.js';
 
 export type HookFn = (x: tf.Tensor, name: string) => tf.Tensor | void;
 export type HookSpec = [name: string | ((name: string) => boolean), fn: HookFn];
 export type NamesFilter = string[] | ((name: string) => boolean);
 
-export interface LayerParams {
-  ln1w: tf.Tensor1D | null; ln1b: tf.Tensor1D | null;
-  ln2w: tf.Tensor1D | null; ln2b: tf.Tensor1D | null;
-  WQ: tf.Tensor3D; WK: tf.Tensor3D; WV: tf.Tensor3D; // [H, D, Dh]
-  bQ: tf.Tensor2D; bK: tf.Tensor2D; bV: tf.Tensor2D; // [H, Dh]
-  WO: tf.Tensor3D; bO: tf.Tensor1D; // [H, Dh, D], [D]
-  /** fused [D, 3*H*Dh] q|k|v projection and its bias, for the unsplit fast path */
-  WQKV: tf.Tensor2D; bQKV: tf.Tensor1D;
-  WOflat: tf.Tensor2D; // [H*Dh, D]
-  /** the same weights per head, for plain 2-D matmuls (components.HeadWeights): [D,Dh] x3, [Dh,D] */
-  WQh: tf.Tensor2D[]; WKh: tf.Tensor2D[]; WVh: tf.Tensor2D[]; WOh: tf.Tensor2D[];
-  Win: tf.Tensor2D | null; bin: tf.Tensor1D | null; Wout: tf.Tensor2D | null; bout: tf.Tensor1D | null;
-}
+/** A layer's parameters with every fast-path form precomputed (block.ts BlockParams). */
+export type LayerParams = Required<BlockParams>;
 
 export interface ModelParams {
   WE: tf.Tensor2D; Wpos: tf.Tensor2D;
@@ -75,21 +66,20 @@ export class HookedTransformer {
       const WQ = t(`${p}.attn.W_Q`) as tf.Tensor3D, WK = t(`${p}.attn.W_K`) as tf.Tensor3D, WV = t(`${p}.attn.W_V`) as tf.Tensor3D;
       const bQ = t(`${p}.attn.b_Q`) as tf.Tensor2D, bK = t(`${p}.attn.b_K`) as tf.Tensor2D, bV = t(`${p}.attn.b_V`) as tf.Tensor2D;
       const WO = t(`${p}.attn.W_O`) as tf.Tensor3D;
-      const [WQKV, bQKV, WOflat] = tf.tidy(() => {
-        const flat = (w: tf.Tensor3D) => tf.reshape(tf.transpose(w, [1, 0, 2]), [D, H * Dh]);
-        return [
-          tf.concat([flat(WQ), flat(WK), flat(WV)], 1) as tf.Tensor2D,
-          tf.concat([tf.reshape(bQ, [-1]), tf.reshape(bK, [-1]), tf.reshape(bV, [-1])]) as tf.Tensor1D,
-          tf.reshape(WO, [H * Dh, D]) as tf.Tensor2D,
-        ];
-      });
-      layers.push({
+      const base: BlockParams = {
         ln1w: opt(`${p}.ln1.w`) as tf.Tensor1D | null, ln1b: opt(`${p}.ln1.b`) as tf.Tensor1D | null,
         ln2w: opt(`${p}.ln2.w`) as tf.Tensor1D | null, ln2b: opt(`${p}.ln2.b`) as tf.Tensor1D | null,
-        WQ, WK, WV, bQ, bK, bV, WO, bO: t(`${p}.attn.b_O`) as tf.Tensor1D, WQKV, bQKV, WOflat,
-        WQh: tf.unstack(WQ) as tf.Tensor2D[], WKh: tf.unstack(WK) as tf.Tensor2D[], WVh: tf.unstack(WV) as tf.Tensor2D[], WOh: tf.unstack(WO) as tf.Tensor2D[],
+        WQ, WK, WV, bQ, bK, bV, WO, bO: t(`${p}.attn.b_O`) as tf.Tensor1D,
         Win: opt(`${p}.mlp.W_in`) as tf.Tensor2D | null, bin: opt(`${p}.mlp.b_in`) as tf.Tensor1D | null,
         Wout: opt(`${p}.mlp.W_out`) as tf.Tensor2D | null, bout: opt(`${p}.mlp.b_out`) as tf.Tensor1D | null,
+      };
+      const [WQKV, bQKV, WOflat] = tf.tidy(() => {
+        const fused = fuseQKV(base);
+        return [fused.W, fused.b, tf.reshape(WO, [H * Dh, D]) as tf.Tensor2D];
+      });
+      layers.push({
+        ...base, WQKV, bQKV, WOflat,
+        WQh: tf.unstack(WQ) as tf.Tensor2D[], WKh: tf.unstack(WK) as tf.Tensor2D[], WVh: tf.unstack(WV) as tf.Tensor2D[], WOh: tf.unstack(WO) as tf.Tensor2D[],
       });
     }
     const params: ModelParams = {
@@ -221,16 +211,16 @@ export class HookedTransformer {
   /** ln_final and the unembedding of residuals [..., D] -> logits [..., dVocabOut] (no hooks). */
   unembed(x: tf.Tensor): tf.Tensor {
     const P = this.params;
-    return tf.tidy(() => linear(this.cfg.normalizationType === null ? x : layerNorm(x, P.lnfw, P.lnfb, this.cfg.eps).out, P.WU, P.bU));
+    return tf.tidy(() => linear(normalize(x, P.lnfw, P.lnfb, this.cfg).out, P.WU, P.bU));
   }
 
   private run(tokensIn: number[][] | tf.Tensor2D, ctx: RunCtx): tf.Tensor3D {
     const resid = this.runResidual(tokensIn, ctx);
     try {
       return tf.tidy(() => {
-        let x: tf.Tensor = resid;
-        if (this.cfg.normalizationType !== null) {
-          const r = layerNorm(resid, this.params.lnfw, this.params.lnfb, this.cfg.eps);
+        const r = normalize(resid, this.params.lnfw, this.params.lnfb, this.cfg);
+        let x = r.out;
+        if (r.scale !== null) {
           this.hookPoint(ctx, hook.lnFinalScale, r.scale);
           x = this.hookPoint(ctx, hook.lnFinalNormalized, r.out);
         }
@@ -265,87 +255,27 @@ export class HookedTransformer {
     if (this.disposed) throw new Error('model: used after dispose()');
     const cfg = this.cfg;
     const P = this.params;
+    const hooked = ctx.cache !== null || ctx.hooks.length > 0;
     const wants = (name: string) => (ctx.cache !== null && ctx.filter!(name)) || ctx.hooks.some(([s]) => matches(s, name));
     const hp = (name: string, x: tf.Tensor): tf.Tensor => this.hookPoint(ctx, name, x);
 
     const tokens = this.toTokenTensor(tokensIn);
     const [B, T] = tokens.shape;
-    const { nHeads: H, dModel: D, dHead: Dh } = cfg;
-    const shortformer = cfg.positionalEmbeddingType === 'shortformer';
-    let pos: tf.Tensor | null = null;
+    let qkPos: tf.Tensor | null = null;
     let resid = tf.tidy(() => {
       const embed = hp(hook.embed, tf.gather(P.WE, tokens));
-      const p = hp(hook.posEmbed, tf.broadcastTo(tf.slice(P.Wpos, [0, 0], [T, D]), [B, T, D]));
-      if (shortformer) { pos = tf.keep(p); return embed; }
-      return tf.add(embed, p);
+      const r = embedResidual(embed, hp(hook.posEmbed, tf.broadcastTo(tf.slice(P.Wpos, [0, 0], [T, cfg.dModel]), [B, T, cfg.dModel])), cfg);
+      if (r.qkPos) qkPos = tf.keep(r.qkPos);
+      return r.resid;
     });
     tokens.dispose();
     let ok = false;
     try {
       for (let l = 0; l < cfg.nLayers; l++) {
-        const L = P.layers[l];
-        const next = tf.tidy(() => {
-          const residPre = hp(hook.residPre(l), resid);
-          const ln = (x: tf.Tensor, w: tf.Tensor | null, b: tf.Tensor | null, scaleName: string, normName: string) => {
-            if (cfg.normalizationType === null) return x;
-            const r = layerNorm(x, w, b, cfg.eps);
-            hp(scaleName, r.scale);
-            return hp(normName, r.out);
-          };
-          const qkIn = shortformer ? tf.add(residPre, pos!) : residPre;
-          let q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D;
-          const split = wants(hook.qInput(l)) || wants(hook.kInput(l)) || wants(hook.vInput(l));
-          if (split) {
-            const tile = (x: tf.Tensor) => tf.tile(tf.expandDims(x, 2), [1, 1, H, 1]) as tf.Tensor4D;
-            const qi = hp(hook.qInput(l), tile(qkIn)) as tf.Tensor4D;
-            const ki = hp(hook.kInput(l), tile(qkIn)) as tf.Tensor4D;
-            const vi = hp(hook.vInput(l), tile(residPre)) as tf.Tensor4D;
-            const n = (x: tf.Tensor4D) => ln(x, L.ln1w, L.ln1b, hook.ln1Scale(l), hook.ln1Normalized(l)) as tf.Tensor4D;
-            q = perHeadIn(n(qi), L.WQh, L.bQ);
-            k = perHeadIn(n(ki), L.WKh, L.bK);
-            v = perHeadIn(n(vi), L.WVh, L.bV);
-          } else if (shortformer) {
-            const xqk = ln(qkIn, L.ln1w, L.ln1b, hook.ln1Scale(l), hook.ln1Normalized(l));
-            const xv = cfg.normalizationType === null ? residPre : layerNorm(residPre, L.ln1w, L.ln1b, cfg.eps).out;
-            const qk = linear(xqk, tf.slice(L.WQKV, [0, 0], [D, 2 * H * Dh]), tf.slice(L.bQKV, [0], [2 * H * Dh]));
-            q = tf.reshape(tf.slice(qk, [0, 0, 0], [B, T, H * Dh]), [B, T, H, Dh]);
-            k = tf.reshape(tf.slice(qk, [0, 0, H * Dh], [B, T, H * Dh]), [B, T, H, Dh]);
-            v = tf.reshape(linear(xv, tf.slice(L.WQKV, [0, 2 * H * Dh], [D, H * Dh]), tf.slice(L.bQKV, [2 * H * Dh], [H * Dh])), [B, T, H, Dh]);
-          } else {
-            const x = ln(residPre, L.ln1w, L.ln1b, hook.ln1Scale(l), hook.ln1Normalized(l));
-            const qkv = linear(x, L.WQKV, L.bQKV); // [B,T,3*H*Dh]
-            const part = (i: number) => tf.reshape(tf.slice(qkv, [0, 0, i * H * Dh], [B, T, H * Dh]), [B, T, H, Dh]) as tf.Tensor4D;
-            q = part(0); k = part(1); v = part(2);
-          }
-          q = hp(hook.q(l), q) as tf.Tensor4D;
-          k = hp(hook.k(l), k) as tf.Tensor4D;
-          v = hp(hook.v(l), v) as tf.Tensor4D;
-          const att = attentionPattern(q, k, cfg);
-          hp(hook.attnScores(l), att.scores);
-          const pattern = hp(hook.pattern(l), att.pattern) as tf.Tensor4D;
-          const z = hp(hook.z(l), attendValues(pattern, v)) as tf.Tensor4D;
-          let attnOut: tf.Tensor;
-          if (wants(hook.result(l))) {
-            const result = hp(hook.result(l), perHeadOut(z, L.WOh));
-            attnOut = tf.add(tf.sum(result, 2), L.bO);
-          } else {
-            attnOut = linear(tf.reshape(z, [B, T, H * Dh]), L.WOflat, L.bO);
-          }
-          attnOut = hp(hook.attnOut(l), attnOut);
-          let residPost: tf.Tensor;
-          if (cfg.attnOnly) {
-            residPost = tf.add(residPre, attnOut);
-          } else {
-            const residMid = hp(hook.residMid(l), tf.add(residPre, attnOut));
-            const mlpIn = hp(hook.mlpIn(l), residMid);
-            const x = ln(mlpIn, L.ln2w, L.ln2b, hook.ln2Scale(l), hook.ln2Normalized(l));
-            const pre = hp(hook.mlpPre(l), linear(x, L.Win!, L.bin));
-            const post = hp(hook.mlpPost(l), activation(pre, cfg.actFn!));
-            const mlpOut = hp(hook.mlpOut(l), linear(post, L.Wout!, L.bout));
-            residPost = tf.add(residMid, mlpOut);
-          }
-          return hp(hook.residPost(l), residPost);
-        });
+        // Hook points by module path: the block names them inside blocks.{l}.
+        const prefix = blockPrefix(l);
+        const hooks: BlockHooks | undefined = hooked ? { at: (n, x) => hp(prefix + n, x), wants: (n) => wants(prefix + n) } : undefined;
+        const next = tf.tidy(() => transformerBlock(P.layers[l], cfg, resid, { qkPos, hooks }));
         resid.dispose();
         resid = next;
       }
@@ -353,7 +283,7 @@ export class HookedTransformer {
       return resid as tf.Tensor3D;
     } finally {
       if (!ok) resid.dispose();
-      (pos as tf.Tensor | null)?.dispose();
+      (qkPos as tf.Tensor | null)?.dispose();
     }
   }
 }

@@ -21,7 +21,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { hook } from '../model/hook-names.js';
-import { layerNorm, perHeadOut } from '../model/components.js';
+import { attentionInputGrads, qkInput } from '../model/block.js';
 import type { HookedTransformer, HookSpec } from '../model/transformer.js';
 import type { PatchLayout } from '../graph/layout.js';
 
@@ -39,19 +39,8 @@ export interface AttributionSubject {
   atMetricPositions(x: tf.Tensor3D): tf.Tensor4D;
 }
 
-/**
- * LayerNorm's input gradient for upstream gradients `dy` [..., D] of outputs xhat * w + b,
- * given the normalised input `xhat` and `scale` (broadcastable to dy): (g - mean(g) - xhat *
- * mean(g * xhat)) / scale with g = dy * w. `w` null: LNPre.
- */
-export function layerNormBackward(dy: tf.Tensor, xhat: tf.Tensor, scale: tf.Tensor, w: tf.Tensor | null): tf.Tensor {
-  return tf.tidy(() => {
-    const g = w ? tf.mul(dy, w) : dy;
-    const a = tf.mean(g, -1, true);
-    const c = tf.mean(tf.mul(g, xhat), -1, true);
-    return tf.div(tf.sub(tf.sub(g, a), tf.mul(xhat, c)), scale);
-  });
-}
+/** LayerNorm's input gradient (defined with LayerNorm, src/model/components.ts). */
+export { layerNormBackward } from '../model/components.js';
 
 /**
  * d metric / d probe [R * S] (receiver-major, 0 where no edge), averaged over the steps
@@ -144,24 +133,14 @@ export async function attributionGradient(engine: AttributionSubject, metric: (l
 
     function receiverBlocks(g: Map<string, tf.Tensor>, stash: Map<string, tf.Tensor>): { row: number; ncols: number; g: tf.Tensor2D }[] {
       const blocks: { row: number; ncols: number; g: tf.Tensor2D }[] = [];
-      const ln = cfg.normalizationType !== null;
       for (let l = 0; l < NL; l++) {
-        const L = P.layers[l];
         blocks.push({
           row: lay.attnRow(l), ncols: lay.sendersBeforeAttn(l),
           g: tf.tidy(() => {
             const pre = stash.get(hook.residPre(l))!;
-            const qkIn = shortformer ? tf.add(pre, stash.get(hook.posEmbed)!) : pre;
-            const perHead = (dh: tf.Tensor, W: tf.Tensor2D[], x: tf.Tensor) => {
-              // dMetric/d(LN output of head h) = dq_h W[h]^T: [B,T,H,D]
-              const dy = perHeadOut(dh as tf.Tensor4D, W.map((w) => tf.transpose(w) as tf.Tensor2D));
-              if (!ln) return dy;
-              const st = layerNorm(x, null, null, cfg.eps); // out = the normalised input
-              return layerNormBackward(dy, tf.expandDims(st.out, 2), tf.expandDims(st.scale, 2), L.ln1w);
-            };
-            const q = perHead(g.get(hook.q(l))!, L.WQh, qkIn);
-            const k = perHead(g.get(hook.k(l))!, L.WKh, qkIn);
-            const v = perHead(g.get(hook.v(l))!, L.WVh, pre);
+            const { q, k, v } = attentionInputGrads(P.layers[l], cfg,
+              { q: g.get(hook.q(l))! as tf.Tensor4D, k: g.get(hook.k(l))! as tf.Tensor4D, v: g.get(hook.v(l))! as tf.Tensor4D },
+              { qk: qkInput(pre, shortformer ? stash.get(hook.posEmbed)! : null, cfg), v: pre });
             // rows q heads, k heads, v heads -> [BTD, 3H]
             return tf.reshape(tf.transpose(tf.stack([q, k, v], 3), [0, 1, 4, 3, 2]), [BTD, 3 * H]) as tf.Tensor2D;
           }),

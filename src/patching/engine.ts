@@ -17,7 +17,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { HookedTransformer, HookSpec } from '../model/transformer.js';
 import { hook } from '../model/hook-names.js';
-import { activation, attendValues, attentionPattern, layerNorm, linear, perHeadIn, perHeadOut } from '../model/components.js';
+import { linear } from '../model/components.js';
+import { attention, mlp, normalize, qkInput } from '../model/block.js';
 import { buildLayout, fullMask, type PatchLayout } from '../graph/layout.js';
 import type { Ablation } from './ablation.js';
 import { attributionGradient } from './attribution.js';
@@ -38,6 +39,23 @@ export interface EngineOptions {
 
 /** Deltas (patched - ablated) of some senders: columns `col .. col+n-1`, or the listed `cols`. */
 interface Group { col: number; n: number; cols?: number[]; colIdx?: tf.Tensor1D; delta: tf.Tensor3D /* [C|1, n, B*T*D] */ }
+
+/** What one edge-masked forward computes, besides the masks [C, R, S]. */
+interface ForwardOptions {
+  /**
+   * [1|C, R, S], zero-valued: adds sum_u probe[r,u] * (out_u(clean) - out_u(ablated)) to every
+   * receiver input (runTensor: its gradient is every edge's attribution)
+   */
+  probe?: tf.Tensor3D | null;
+  /** resume from a prefix: the stages before `from.stage` are its cached deltas */
+  from?: Prefix | null;
+  /** stop before `stage` and hand over the sender deltas computed (prefix); returns null */
+  collect?: { stage: number; groups: Group[] } | null;
+  /** per sender column, 1 where some circuit reads it (the rest are skipped); null: all */
+  live?: Uint8Array | null;
+  /** keep every intermediate the forward builds (it runs under a gradient tape) */
+  retain?: boolean;
+}
 
 
 /** Deltas of the sender groups produced before `stage`, for one circuit. Owns its tensors. */
@@ -233,7 +251,7 @@ export class PatchingEngine implements CircuitEvaluator {
     }
     const M = tf.tensor3d(all, [masks.length, R, S]);
     try {
-      return this.forward(M, null, from ?? null, null, live) as tf.Tensor4D;
+      return this.forward(M, { from, live }) as tf.Tensor4D;
     } finally { M.dispose(); }
   }
 
@@ -252,7 +270,7 @@ export class PatchingEngine implements CircuitEvaluator {
    * (clean - ablated) . dMetric/dx_r for every edge at once.
    */
   runTensor(M: tf.Tensor3D, opts: { probe?: tf.Tensor3D } = {}): tf.Tensor4D {
-    return this.forward(M, opts.probe ?? null, null, null, null, true) as tf.Tensor4D;
+    return this.forward(M, { probe: opts.probe, retain: true }) as tf.Tensor4D;
   }
 
   /**
@@ -305,7 +323,7 @@ export class PatchingEngine implements CircuitEvaluator {
     const groups: Group[] = [];
     const M = tf.tensor3d(mask, [1, this.layout.receivers.length, this.layout.senders.length]);
     try {
-      this.forward(M, null, null, { stage, groups });
+      this.forward(M, { collect: { stage, groups } });
     } finally { M.dispose(); }
     return new Prefix(mask.slice(), stage, groups);
   }
@@ -337,8 +355,14 @@ export class PatchingEngine implements CircuitEvaluator {
     return r - L * per === 3 * cfg.nHeads ? 2 * L + 1 : 2 * L;
   }
 
-  /** `retain`: keep every intermediate the forward builds (it runs under a gradient tape). */
-  private forward(Min: tf.Tensor3D, probe: tf.Tensor3D | null, from: Prefix | null, collect: { stage: number; groups: Group[] } | null, live: Uint8Array | null = null, retain = false): tf.Tensor | null {
+  /**
+   * The edge-masked forward of masks [C, R, S]: logits [C, B, K, V] at the metric positions, or
+   * null when collecting a prefix. Each receiver block runs the model's own block functions
+   * (src/model/block.ts) on its per-receiver inputs.
+   */
+  private forward(Min: tf.Tensor3D, opts: ForwardOptions = {}): tf.Tensor | null {
+    const probe = opts.probe ?? null, from = opts.from ?? null, collect = opts.collect ?? null;
+    const live = opts.live ?? null, retain = opts.retain ?? false;
     if (this.disposed) throw new Error('patching: engine used after dispose()');
     const cfg = this.model.cfg;
     const P = this.model.params;
@@ -354,7 +378,7 @@ export class PatchingEngine implements CircuitEvaluator {
     const fixed = probe ? this.fixedGroups() : [];
     const groups: Group[] = [this.embedGroup, ...(from ? from.groups : [])];
     const own: Group[] = [];
-    const lnF = (x: tf.Tensor, w: tf.Tensor | null, b: tf.Tensor | null) => (cfg.normalizationType === null ? x : layerNorm(x, w, b, cfg.eps).out);
+    const norm = (x: tf.Tensor, w: tf.Tensor | null, b: tf.Tensor | null) => normalize(x, w, b, cfg).out;
     const { dHead: Dh } = cfg;
     const perRow = (f: number) => { this.stats.flops += f * C * B; };
     this.stats.runs++;
@@ -441,27 +465,21 @@ export class PatchingEngine implements CircuitEvaluator {
           if (nh > 0) {
             const all = nh === H;
             const g = tf.tidy(() => {
-              const hIdx = all ? null : tf.tensor1d(hs, 'int32');
-              const sel = <X extends tf.Tensor>(w: X, axis = 0): X => (hIdx ? tf.gather(w, hIdx, axis) as X : w);
-              const ln1w = L.ln1w, ln1b = L.ln1b;
               // One receiver block (the q, k or v inputs of the chosen heads) at a time:
               // [C, nh, B*T*D] -> [C*B, T, nh, D]. (A rank-5 slice of the activations is slow on wasm.)
               const base = tf.reshape(this.baseAttn[l], [1, B, T, 1, D]);
-              const part = (i: number, extra: tf.Tensor | null) => {
+              const pos = this.qkExtra ? tf.reshape(this.qkExtra, [1, this.qkExtra.shape[0], T, 1, D]) : null;
+              const part = (i: number) => {
                 const rows = hs.map((h) => this.layout.attnRow(l) + i * H + h);
                 const x = tf.reshape(gather(rows, this.layout.sendersBeforeAttn(l)), [C, nh, B, T, D]);
                 let p = tf.add(tf.transpose(x, [0, 2, 3, 1, 4]), base);
-                if (extra) p = tf.add(p, tf.reshape(extra, [1, extra.shape[0], T, 1, D]));
-                return lnF(tf.reshape(p, [C * B, T, nh, D]), ln1w, ln1b) as tf.Tensor4D;
+                if (i < 2) p = qkInput(p, pos, cfg);
+                return norm(tf.reshape(p, [C * B, T, nh, D]), L.ln1w, L.ln1b) as tf.Tensor4D;
               };
-              const heads = (w: tf.Tensor2D[]) => (all ? w : hs.map((h) => w[h]));
-              const q = perHeadIn(part(0, this.qkExtra), heads(L.WQh), sel(L.bQ));
-              const k = perHeadIn(part(1, this.qkExtra), heads(L.WKh), sel(L.bK));
-              const v = perHeadIn(part(2, null), heads(L.WVh), sel(L.bV));
-              const { pattern } = attentionPattern(q, k, cfg);
-              const result = perHeadOut(attendValues(pattern, v), heads(L.WOh)); // [CB,T,nh,D]
+              const result = attention(L, cfg, { q: part(0), k: part(1), v: part(2) }, { heads: hs, output: 'result' }).result!; // [CB,T,nh,D]
               perRow(T * nh * (8 * D * Dh + 4 * T * Dh));
-              const delta = tf.sub(tf.reshape(result, [C, B, T, nh, D]), sel(this.scHeads[l], 3));
+              const sc = all ? this.scHeads[l] : tf.gather(this.scHeads[l], tf.tensor1d(hs, 'int32'), 3);
+              const delta = tf.sub(tf.reshape(result, [C, B, T, nh, D]), sc);
               return tf.reshape(tf.transpose(delta, [0, 3, 1, 2, 4]), [C, nh, B * T * D]) as tf.Tensor3D;
             });
             const col = this.layout.headCol(l);
@@ -474,8 +492,8 @@ export class PatchingEngine implements CircuitEvaluator {
           perRow(T * 4 * D * (cfg.dMlp ?? 0));
           const g = tf.tidy(() => {
             const x = tf.add(tf.reshape(gather([this.layout.mlpRow(l)], this.layout.sendersBeforeMlp(l)), [C, B, T, D]), this.baseMlp[l]);
-            const h = lnF(tf.reshape(x, [C * B, T, D]), L.ln2w, L.ln2b);
-            const out = linear(activation(linear(h, L.Win!, L.bin), cfg.actFn!), L.Wout!, null); // b_out is in the base
+            const h = norm(tf.reshape(x, [C * B, T, D]), L.ln2w, L.ln2b);
+            const { out } = mlp(L, cfg, h, { bias: false }); // b_out is in the base
             const delta = tf.sub(tf.reshape(out, [C, B, T, D]), this.scMlp[l]);
             return tf.reshape(delta, [C, 1, B * T * D]) as tf.Tensor3D;
           });
@@ -487,7 +505,7 @@ export class PatchingEngine implements CircuitEvaluator {
         perRow(this.K * 2 * D * cfg.dVocabOut);
         const x = tf.add(tf.reshape(gather([this.layout.logitsRow], S), [C, B, T, D]), this.baseLogits);
         const atPos = tf.matMul(this.posSel, tf.reshape(x, [C, B * T, D])); // [C, B*K, D]
-        const h = lnF(atPos, P.lnfw, P.lnfb);
+        const h = norm(atPos, P.lnfw, P.lnfb);
         return tf.reshape(linear(h, P.WU, P.bU), [C, B, this.K, cfg.dVocabOut]);
       });
     } finally {
