@@ -245,9 +245,12 @@ async function runChild(requested: string, quick: boolean, minSeconds: number): 
         } catch (e) { errors.push(`forward+backward (weights): ${(e as Error).message}`); }
       }
       first = false;
-      tokens.dispose();
+      try { tokens.dispose(); } catch { /* the backend aborted (out of heap): nothing left to free */ }
       if (row.fwdGflops !== null && row.matmulGflops) row.ratio = row.fwdGflops / row.matmulGflops;
       if (errors.length) { row.error = errors.join('; '); log(`error: ${row.error}`); }
+      // The report so far, as a line the parent reads (its last): a wasm abort (the 4 GB heap)
+      // can kill this process later, and the finished shapes' figures must survive it.
+      process.stdout.write(`${JSON.stringify({ backend, requested, flags, rows })}\n`);
     }
   } finally {
     model.dispose();
