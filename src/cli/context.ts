@@ -16,7 +16,9 @@ import { loadModel, type LoadedModel } from '../model/load-model.js';
 import { tokenizerFor } from '../model/tokenizer.js';
 import { HookedTransformer } from '../model/transformer.js';
 import { PLANTED_INDUCTION, plantedInductionModel } from '../analysis/planted.js';
-import { readCircuitJson, type CircuitEdge, type CircuitFile } from '../graph/circuit-file.js';
+import { circuitNodes, readCircuitJson, type CircuitEdge, type CircuitFile } from '../graph/circuit-file.js';
+import { referenceFromJson, taskReference, type Reference } from '../eval/reference.js';
+import { compatibleReference } from '../eval/report.js';
 import { loadCustomTask } from '../tasks/custom.js';
 import { getTask } from '../tasks/registry.js';
 import { resolveSharedModel } from '../tasks/shared-models.js';
@@ -50,13 +52,21 @@ export async function loadModelFor(command: string, a: ModelArgs, task: Task | n
   }
   if (a.model) return { loaded: await load(a.model), name: a.model };
   if (!task) throw new Error(`${command}: give --model (or --task / --data, whose default model is used)`);
+  return taskDefaultModel(task, load, { prefix: `${command}: `, notice: !a.quiet, hint: '' });
+}
+
+/**
+ * The task's default model (a shared toy model, a preset or a Hugging Face name), else its
+ * shipped fallback with a notice on stderr; errors start with `prefix`.
+ */
+async function taskDefaultModel(task: Task, load: (spec: string) => Promise<LoadedModel>, o: { prefix: string; notice: boolean; hint: string }): Promise<{ loaded: LoadedModel; name: string }> {
   try {
     const spec = resolveSharedModel(task.defaultModel) ?? task.defaultModel;
     return { loaded: await load(spec), name: task.defaultModel };
   } catch (err) {
     const why = (err as Error).message.split('\n')[0];
-    if (!task.fallbackModel) throw new Error(`${command}: ${why} (task '${task.name}' has no shipped fallback model; pass --model)`);
-    if (!a.quiet) process.stderr.write(`note: the default model '${task.defaultModel}' of task '${task.name}' is not available (${why}); using the shipped model '${task.fallbackModel}'\n`);
+    if (!task.fallbackModel) throw new Error(`${o.prefix}${why} (task '${task.name}' has no shipped fallback model; pass --model)`);
+    if (o.notice) process.stderr.write(`note: the default model '${task.defaultModel}' of task '${task.name}' is not available (${why}); using the shipped model '${task.fallbackModel}'.${o.hint}\n`);
     return { loaded: await load(task.fallbackModel), name: task.fallbackModel };
   }
 }
@@ -125,23 +135,12 @@ export function readCircuit(path: string, cfg: ModelConfig, command: string): { 
 // Circuit-file commands (evaluate, compare, sweep, discover): the task's model, a circuit file
 // (ours or EAP-IG / MIB) with its task and model, and the `--reference` option.
 // ---------------------------------------------------------------------------------------------
-import { circuitNodes } from '../graph/circuit-file.js';
-import { referenceFromJson, taskReference, type Reference } from '../eval/reference.js';
-import { compatibleReference } from '../eval/report.js';
 
 /** Load the task's model: --model, else the task's default, else its shipped fallback (with a notice). */
 export async function modelForTask(task: Task, spec: string | undefined, opts: { config?: string; processing?: string[]; quiet: boolean }): Promise<{ loaded: LoadedModel; name: string }> {
   const load = (s: string) => loadModel(s, { config: opts.config, processing: opts.processing, quiet: opts.quiet });
   if (spec) return { loaded: await load(spec), name: spec };
-  try {
-    // toy tasks name a shared toy model (resolveSharedModel); others a preset, HF name or shipped model
-    const spec0 = resolveSharedModel(task.defaultModel) ?? task.defaultModel;
-    return { loaded: await load(spec0), name: task.defaultModel };
-  } catch (err) {
-    if (!task.fallbackModel) throw new Error(`${(err as Error).message.split('\n')[0]} (task '${task.name}' has no shipped fallback model; pass --model)`);
-    process.stderr.write(`note: the default model '${task.defaultModel}' of task '${task.name}' is not available (${(err as Error).message.split('\n')[0]}); using the shipped model '${task.fallbackModel}'. Get GPT-2 with 'huggingface-cli download gpt2' or pass --model <dir>.\n`);
-    return { loaded: await load(task.fallbackModel), name: task.fallbackModel };
-  }
+  return taskDefaultModel(task, load, { prefix: '', notice: true, hint: " Get GPT-2 with 'huggingface-cli download gpt2' or pass --model <dir>." });
 }
 
 export interface LoadedCircuit { path: string; file: CircuitFile; imported: boolean }
