@@ -4,7 +4,7 @@
  * files' metric sets (their `results`, and evaluations when given). Circuits over different
  * embedding splits are compared with tok/pos merged into input.
  */
-import { receiverNode, splitEdge } from '../graph/selection.js';
+import { receiverNode, splitEdge } from '../graph/names.js';
 import type { CircuitFile, CircuitResults } from '../graph/circuit-file.js';
 import type { Evaluation } from './evaluate.js';
 import { mergeEmbed } from './reference.js';

@@ -17,7 +17,7 @@
  *   |F(C \ (K + v)) - F(C \ K)|, relative to |F(C)| (the paper's percentages) and to
  *   |F(M) - F(empty)|; a minimal circuit has no node whose every such drop is small.
  */
-import { receiverNode, splitEdge } from '../graph/selection.js';
+import { receiverNode, splitEdge } from '../graph/names.js';
 import { Rng } from '../util/rng.js';
 import type { MetricEvaluator } from '../patching/metrics.js';
 

@@ -5,7 +5,7 @@
  * circuit report (shared edges, edges only in the found circuit, edges only in the reference).
  * Inline SVG and CSS only: the pages work offline.
  */
-import { receiverNode, splitEdge } from '../graph/selection.js';
+import { receiverNode, splitEdge } from '../graph/names.js';
 import { circuitNodes } from '../graph/circuit-file.js';
 import { escapeXml } from '../report/heatmap.js';
 import type { Comparison } from './compare.js';

@@ -6,7 +6,7 @@
  * direction is ambiguous), so both sides live on the same graph. Files are read by the CLI
  * (src/cli/context.ts `readReferenceFile`, `resolveReference`); this module takes their JSON.
  */
-import { splitEdge } from '../graph/selection.js';
+import { splitEdge } from '../graph/names.js';
 import { readCircuitJson, type CircuitFile } from '../graph/circuit-file.js';
 import { convertToyEdge } from '../tasks/references.js';
 import { getTask, taskNames } from '../tasks/registry.js';

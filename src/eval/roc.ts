@@ -18,7 +18,7 @@
  * smaller FPR and a larger TPR; the rest sorted by (FPR, TPR). AUC = sum_{i>=1} (1 - x_i)(y_i -
  * y_{i-1}): the area under the staircase that steps right, then up (pessimistic).
  */
-import { receiverNode, splitEdge } from '../graph/selection.js';
+import { receiverNode, splitEdge } from '../graph/names.js';
 
 export interface Confusion {
   tp: number; fp: number; fn: number; tn: number;

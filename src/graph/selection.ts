@@ -9,8 +9,6 @@
  */
 import { receiverNode, splitEdge } from './names.js';
 
-export { receiverNode, splitEdge };
-
 /**
  * Which edges lie on a path from a source to the sink: edge e (from[e] -> to[e], node ids in
  * [0, nNodes)) is kept when a path of the given edges reaches from[e] from a source and one

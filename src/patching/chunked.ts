@@ -13,7 +13,6 @@ import { buildLayout, fullMask, type PatchLayout } from '../graph/layout.js';
 import type { Objective } from './objective.js';
 import type { Attribution, CircuitEvaluator, EngineStats, RunOptions } from './evaluator.js';
 
-export type { Attribution, CircuitEvaluator, EngineStats, MaybePromise, RunOptions } from './evaluator.js';
 
 class ChunkPrefix {
   constructor(readonly parts: Prefix[]) {}

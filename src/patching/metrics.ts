@@ -23,7 +23,7 @@ import { klDivergence } from '../tasks/metrics.js';
 import type { Task, TaskBatch, TaskMetric } from '../tasks/types.js';
 import { validateBatch } from '../tasks/types.js';
 import type { AblationKind } from './ablation.js';
-import type { CircuitEvaluator } from './chunked.js';
+import type { CircuitEvaluator } from './evaluator.js';
 
 export interface CircuitMetrics {
   /** the task's primary metric (higher = behaviour present) */

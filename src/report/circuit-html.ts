@@ -6,7 +6,7 @@
  */
 import type { CircuitFile } from '../graph/circuit-file.js';
 import { circuitEdgeKeys, circuitNodes } from '../graph/circuit-file.js';
-import { receiverNode, splitEdge } from '../graph/selection.js';
+import { receiverNode, splitEdge } from '../graph/names.js';
 import { escapeXml } from './heatmap.js';
 
 const COLOURS: Record<string, string> = { q: '#1f77b4', k: '#2ca02c', v: '#d62728', '': '#666666' };
