@@ -12,7 +12,7 @@ import { ablationFor, type AblationKind } from '../patching/ablation.js';
 import { layoutEdges } from '../graph/layout.js';
 import type { Task, TaskBatch } from '../tasks/types.js';
 import { validateBatch } from '../tasks/types.js';
-import { makeObjective, type MetricKind } from '../patching/objective.js';
+import { makeObjective, type MetricKind, type Objective } from '../patching/objective.js';
 import { MetricEvaluator } from '../patching/metrics.js';
 import { getMethod } from './registry.js';
 import { pruneDangling, selectGreedy, selectThreshold, selectTopN } from '../graph/selection.js';
@@ -72,7 +72,7 @@ export async function discover(model: HookedTransformer, task: Task, opts: Disco
   let evaluator: MetricEvaluator | null = null;
   let engineOwned = true; // until the evaluator takes it
   let cleanLogits: tf.Tensor3D | null = null;
-  let objective: ReturnType<typeof makeObjective> | null = null;
+  let objective: Objective | null = null;
   try {
     // The clean reference: pruning methods compare circuits with the full circuit's own run (so
     // its KL is exactly 0); attribution takes the plain forward's logits (the same to ~1e-6, and

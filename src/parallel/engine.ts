@@ -9,7 +9,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { HookedTransformer } from '../model/transformer.js';
 import { PatchingEngine, type EngineOptions } from '../patching/engine.js';
-import { ChunkedEngine } from '../patching/chunked.js';
+import { ChunkedEngine, rowWeightedMean } from '../patching/chunked.js';
 import type { Attribution, CircuitEvaluator, EngineStats, RunOptions } from '../patching/evaluator.js';
 import { ablationRows, type Ablation } from '../patching/ablation.js';
 import { sliceBatch, type Objective } from '../patching/objective.js';
@@ -140,7 +140,6 @@ export class ParallelEngine implements CircuitEvaluator {
    */
   async attribute(objective: Objective, alphas: number[], onChunk?: (done: number, total: number) => void): Promise<Attribution> {
     if (this.workers > 0 && !this.pool.task) throw new Error('parallel attribution: the worker pool was started without a task spec');
-    const N = this.sizes.reduce((a, b) => a + b, 0);
     const cleanRows = await Promise.all(this.offsets.slice(1).map(async (s, w) => {
       const cl = tf.slice(objective.clean, [s, 0, 0], [this.sizes[w + 1], -1, -1]);
       try { return { shape: [...cl.shape], data: await cl.data() as Float32Array }; } finally { cl.dispose(); }
@@ -155,16 +154,13 @@ export class ParallelEngine implements CircuitEvaluator {
     } finally {
       mine.dispose();
     }
-    const grad = new Float64Array(r.local.grad.length);
     let seconds = r.local.seconds;
-    const add = (g: Float64Array, rows: number) => { for (let j = 0; j < grad.length; j++) grad[j] += (rows / N) * g[j]; };
-    add(r.local.grad, this.sizes[0]);
     r.remote.forEach((x, w) => {
       this.remoteStats[w] = x.stats;
       seconds = Math.max(seconds, x.seconds);
-      add(x.grad, this.sizes[w + 1]);
     });
-    return { grad, seconds };
+    const parts = [r.local, ...r.remote].map((x, t) => ({ grad: x.grad, rows: this.sizes[t] }));
+    return { grad: rowWeightedMean(parts), seconds };
   }
 
   dispose(): void {

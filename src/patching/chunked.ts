@@ -14,6 +14,17 @@ import type { Objective } from './objective.js';
 import type { Attribution, CircuitEvaluator, EngineStats, RunOptions } from './evaluator.js';
 
 
+/**
+ * The batch's gradient from its parts' (each the mean over its rows): sum of rows/N times each,
+ * N the rows of all parts (the metric is a mean over rows).
+ */
+export function rowWeightedMean(parts: readonly { grad: Float64Array; rows: number }[]): Float64Array {
+  const N = parts.reduce((a, p) => a + p.rows, 0);
+  const out = new Float64Array(parts[0].grad.length);
+  for (const { grad, rows } of parts) for (let j = 0; j < out.length; j++) out[j] += (rows / N) * grad[j];
+  return out;
+}
+
 class ChunkPrefix {
   constructor(readonly parts: Prefix[]) {}
   dispose(): void { for (const p of this.parts) p.dispose(); }
@@ -129,8 +140,7 @@ export class ChunkedEngine implements CircuitEvaluator {
   }
 
   async attribute(objective: Objective, alphas: number[], onChunk?: (done: number, total: number) => void): Promise<Attribution> {
-    const N = this.clean.length;
-    let grad: Float64Array | null = null;
+    const parts: { grad: Float64Array; rows: number }[] = [];
     let seconds = 0;
     let i = 0;
     for (const e of this.each({ attribution: true })) {
@@ -139,15 +149,14 @@ export class ChunkedEngine implements CircuitEvaluator {
       try {
         const r = await e.attribute(obj, alphas);
         seconds += r.seconds;
-        grad ??= new Float64Array(r.grad.length);
-        for (let j = 0; j < grad.length; j++) grad[j] += (rows / N) * r.grad[j];
+        parts.push({ grad: r.grad, rows });
       } finally {
         obj.dispose();
       }
       i++;
       onChunk?.(i, this.offsets.length);
     }
-    return { grad: grad!, seconds };
+    return { grad: rowWeightedMean(parts), seconds };
   }
 
   dispose(): void { for (const e of this.engines) e.dispose(); this.engines.length = 0; }
