@@ -39,6 +39,32 @@ export async function expectNoLeak<T>(fn: () => T | Promise<T>, what = 'call'): 
   return r;
 }
 
+/**
+ * Every number in two results agrees to `rel` relative (|a - b| <= rel * max(1, |a|)), through
+ * nested objects, arrays, Maps, Sets and typed arrays; NaN equals NaN. Object keys matching
+ * `skip` (times, dates, ...) are left out; the remaining keys must be the same on both sides.
+ */
+export function expectSameNumbers(a: unknown, b: unknown, rel: number, skip: RegExp, path = 'result'): void {
+  const same = (x: unknown, y: unknown, p: string) => expectSameNumbers(x, y, rel, skip, p);
+  if (typeof a === 'number' && typeof b === 'number') {
+    if (Number.isNaN(a)) { expect(Number.isNaN(b), path).toBe(true); return; }
+    expect(Math.abs(a - b), path).toBeLessThanOrEqual(rel * Math.max(1, Math.abs(a)));
+  } else if (a instanceof Map && b instanceof Map) {
+    expect([...b.keys()], path).toEqual([...a.keys()]);
+    for (const [k, v] of a) same(v, b.get(k), `${path}.${String(k)}`);
+  } else if (a instanceof Set && b instanceof Set) {
+    expect([...b].sort(), path).toEqual([...a].sort());
+  } else if (ArrayBuffer.isView(a) && ArrayBuffer.isView(b)) {
+    same(Array.from(a as Float32Array), Array.from(b as Float32Array), path);
+  } else if (a && b && typeof a === 'object' && typeof b === 'object') {
+    const keys = (o: object) => Object.keys(o).filter((k) => !skip.test(k)).sort();
+    expect(keys(b), path).toEqual(keys(a));
+    for (const k of keys(a)) same((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${path}.${k}`);
+  } else {
+    expect(b, path).toEqual(a);
+  }
+}
+
 export interface CliRun { code: number; stdout: string; stderr: string }
 
 /**

@@ -22,6 +22,7 @@ import { attentionPatterns } from '../../src/analysis/attention.js';
 import { directLogitAttribution } from '../../src/analysis/dla.js';
 import { getTask } from '../../src/tasks/registry.js';
 import type { TaskBatch } from '../../src/tasks/types.js';
+import { expectSameNumbers } from '../helpers.js';
 
 let model: HookedTransformer;
 let batch: TaskBatch;
@@ -40,26 +41,8 @@ async function bothWays<T>(f: () => Promise<T>): Promise<[T, T]> {
   }
 }
 
-/** Every number in two results agrees to 1e-6 relative (same shape, same keys). */
-function same(a: unknown, b: unknown, path = 'result'): void {
-  if (typeof a === 'number' && typeof b === 'number') {
-    if (Number.isNaN(a)) { expect(Number.isNaN(b), path).toBe(true); return; }
-    expect(Math.abs(a - b), path).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(a)));
-  } else if (a instanceof Map && b instanceof Map) {
-    expect([...b.keys()], path).toEqual([...a.keys()]);
-    for (const [k, v] of a) same(v, b.get(k), `${path}.${String(k)}`);
-  } else if (a instanceof Set && b instanceof Set) {
-    expect([...b].sort(), path).toEqual([...a].sort());
-  } else if (ArrayBuffer.isView(a) && ArrayBuffer.isView(b)) {
-    same(Array.from(a as Float32Array), Array.from(b as Float32Array), path);
-  } else if (a && b && typeof a === 'object' && typeof b === 'object') {
-    const ka = Object.keys(a).filter((k) => !/seconds|createdAt/i.test(k)), kb = Object.keys(b).filter((k) => !/seconds|createdAt/i.test(k));
-    expect(kb.sort(), path).toEqual(ka.sort());
-    for (const k of ka) same((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${path}.${k}`);
-  } else {
-    expect(b, path).toEqual(a);
-  }
-}
+/** Every number in two results agrees to 1e-6 relative (same shape, same keys; times excepted). */
+const same = (a: unknown, b: unknown, path: string): void => expectSameNumbers(a, b, 1e-6, /seconds|createdAt/i, path);
 
 beforeAll(async () => {
   await initBackend('wasm');

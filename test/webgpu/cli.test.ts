@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SHARED, runCli } from '../helpers.js';
+import { SHARED, expectSameNumbers, runCli } from '../helpers.js';
 import { webgpuGate } from './gpu.js';
 
 const gate = webgpuGate();
@@ -25,22 +25,11 @@ async function cli(args: string[], backend: string): Promise<string> {
 }
 
 /**
- * Every number in two JSON values agrees to 1e-4 relative (times and dates excepted; and the
- * ratio m(C) / m(M), ill-conditioned where the task metric of the full model is ~0, as
- * permute_lists' log-prob is: 1e-6).
+ * Every number of two JSON outputs agrees to 1e-4 relative (times, dates and the backend
+ * excepted; and the ratio m(C) / m(M), ill-conditioned where the task metric of the full model
+ * is ~0, as permute_lists' log-prob is: 1e-6).
  */
-function same(a: unknown, b: unknown, path: string): void {
-  if (typeof a === 'number' && typeof b === 'number') {
-    expect(Math.abs(a - b), path).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(a)));
-  } else if (Array.isArray(a) && Array.isArray(b)) {
-    expect(b.length, path).toBe(a.length);
-    a.forEach((x, i) => same(x, b[i], `${path}[${i}]`));
-  } else if (a && b && typeof a === 'object' && typeof b === 'object') {
-    for (const k of Object.keys(a)) if (!/seconds|createdAt|backend|date|runs$|^ratio$/i.test(k)) same((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${path}.${k}`);
-  } else {
-    expect(b, path).toEqual(a);
-  }
-}
+const same = (a: unknown, b: unknown, path: string): void => expectSameNumbers(a, b, 1e-4, /seconds|createdAt|backend|date|runs$|^ratio$/i, path);
 
 describe.skipIf(!gate.ok)('CLI on webgpu', () => {
   beforeAll(async () => {
