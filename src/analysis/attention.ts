@@ -11,6 +11,7 @@ import { hook } from '../model/hook-names.js';
 import { tokenizerFor } from '../model/tokenizer.js';
 import type { HookedTransformer, HookSpec } from '../model/transformer.js';
 import { heatmapSvg, htmlPage, type HtmlFigure } from '../report/heatmap.js';
+import { fmtNum } from '../util/format.js';
 import { headName, type HeadRef } from './heads.js';
 
 export interface HeadPattern extends HeadRef {
@@ -81,7 +82,7 @@ export function tokenLabels(strTokens: readonly string[], quoted: boolean): stri
   return strTokens.map((s, i) => (quoted ? `${i} ${JSON.stringify(s)}` : `${i}:${s}`));
 }
 
-/** One head's pattern as an SVG heatmap with hover tooltips (weight 0 white, 1 dark red). */
+/** One head's pattern as an SVG heatmap with hover tooltips (sequential scale over [0, 1]: weight 0 white, 1 dark red). */
 export function attentionSvg(p: HeadPattern, labels: readonly string[], opts: { title?: string; subtitle?: string } = {}): string {
   const T = labels.length;
   return heatmapSvg({
@@ -92,13 +93,13 @@ export function attentionSvg(p: HeadPattern, labels: readonly string[], opts: { 
     subtitle: opts.subtitle,
     yLabel: 'destination (query)',
     xLabel: 'source (key)',
-    center: 0,
-    range: 1,
+    scale: 'sequential',
+    domain: [0, 1],
     cell: Math.max(12, Math.min(36, Math.floor(640 / Math.max(T, 1)))),
     valueLabel: 'attention weight',
     tooltip: (i, j, v) => (v === null
       ? `${p.name}: destination ${labels[i]} cannot attend to the later source ${labels[j]}`
-      : `${p.name}: destination ${labels[i]} <- source ${labels[j]}: weight ${v.toFixed(4)}`),
+      : `${p.name}: destination ${labels[i]} <- source ${labels[j]}: weight ${fmtNum(v)}`),
   });
 }
 
@@ -117,7 +118,7 @@ export function attentionSummary(r: AttentionResult, quoted: boolean): string {
   const lab = tokenLabels(r.strTokens, quoted);
   const lines = [`destination ${lab[last]} (the last token) attends to:`];
   const w = Math.max(...r.heads.map((h) => h.name.length));
-  for (const h of r.heads) lines.push(`  ${h.name.padEnd(w)}  ${topSources(h, last).map((s) => `${lab[s.source]} ${s.weight.toFixed(3)}`).join(', ')}`);
+  for (const h of r.heads) lines.push(`  ${h.name.padEnd(w)}  ${topSources(h, last).map((s) => `${lab[s.source]} ${fmtNum(s.weight, 3)}`).join(', ')}`);
   return lines.join('\n');
 }
 

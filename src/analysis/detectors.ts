@@ -19,6 +19,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from '../model/config.js';
 import { hook } from '../model/hook-names.js';
 import type { HookedTransformer, HookSpec } from '../model/transformer.js';
+import { heatmapSvg } from '../report/heatmap.js';
+import { fmtNum } from '../util/format.js';
 import { Rng } from '../util/rng.js';
 import { headName, type HeadRef } from './heads.js';
 
@@ -73,7 +75,7 @@ export function repeatedRandomTokens(cfg: ModelConfig, o: RepeatOptions = {}): R
   const maxN = Math.floor((cfg.nCtx - offset) / 2);
   const n = o.n ?? Math.min(DEFAULT_REPEAT_LEN, maxN);
   if (!Number.isInteger(n) || n < 2) throw new Error(`heads: the sequence length must be an integer >= 2, got ${n}${o.n === undefined ? ` (the model's context nCtx ${cfg.nCtx} is too short)` : ''}`);
-  if (n > maxN) throw new Error(`heads: a sequence of ${n} tokens repeated once${useBos ? ' after a BOS' : ''} is ${2 * n + offset} tokens, longer than the model's context nCtx ${cfg.nCtx} (at most --n ${maxN})`);
+  if (n > maxN) throw new Error(`heads: a sequence of ${n} tokens repeated once${useBos ? ' after a BOS' : ''} is ${2 * n + offset} tokens, longer than the model's context nCtx ${cfg.nCtx} (at most --seq-len ${maxN})`);
   const batch = o.batch ?? 10;
   if (!Number.isInteger(batch) || batch < 1) throw new Error(`heads: the batch size must be a positive integer, got ${batch}`);
   let hi = Math.min(cfg.dVocab, cfg.dVocabOut);
@@ -173,4 +175,17 @@ export async function detectHeads(model: HookedTransformer, rep: RepeatedTokens)
 export function topHeads(m: ScoreMatrix, k = 3): (HeadRef & { name: string; score: number })[] {
   const all = m.flatMap((row, layer) => row.map((score, head) => ({ layer, head, name: headName({ layer, head }), score })));
   return all.sort((a, b) => b.score - a.score).slice(0, k);
+}
+
+/**
+ * One score's layer x head heatmap on the sequential scale over [0, 1] (the scores are mean
+ * attention weights: 0 white, 1 dark red), each cell's score in its tooltip.
+ */
+export function headScoreSvg(kind: DetectorName, m: ScoreMatrix): string {
+  return heatmapSvg({
+    values: m, rowLabels: m.map((_, l) => `L${l}`), colLabels: (m[0] ?? []).map((_, h) => `H${h}`),
+    title: `${kind} score`, subtitle: DETECTOR_DESCRIPTIONS[kind],
+    yLabel: 'layer', xLabel: 'head', scale: 'sequential', domain: [0, 1], valueLabel: 'mean attention',
+    tooltip: (i, j, v) => `a${i}.h${j} ${kind} score: ${fmtNum(v)}`,
+  });
 }

@@ -8,9 +8,9 @@
  * duplicate-token head a0.h1, induction head a1.h0), a model whose heads are known by
  * construction, to try the tools on.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { CheckpointStore } from '../discovery/types.js';
-import { dirname, resolve } from 'node:path';
+import type { PathArg } from './output.js';
 import type { ModelConfig } from '../model/config.js';
 import { loadModel, type LoadedModel } from '../model/load-model.js';
 import { tokenizerFor } from '../model/tokenizer.js';
@@ -25,9 +25,10 @@ import { resolveSharedModel } from '../tasks/shared-models.js';
 import type { Task, TaskBatch } from '../tasks/types.js';
 import { validateBatch } from '../tasks/types.js';
 
-export function writeOutput(path: string, text: string): void {
-  mkdirSync(dirname(resolve(path)), { recursive: true });
-  writeFileSync(path, text);
+/** The files a command reads, by option (for checkOutputs: no output may be one of them). */
+export function inputPaths(a: { data?: string; config?: string; model?: string; circuit?: string; reference?: string; a?: string; b?: string }): PathArg[] {
+  const flags = ['data', 'config', 'model', 'circuit', 'reference', 'a', 'b'] as const;
+  return flags.filter((f) => typeof a[f] === 'string' && existsSync(a[f]!)).map((f) => ({ flag: f.length > 1 ? `--${f}` : f.toUpperCase(), path: a[f]! }));
 }
 
 export interface ModelArgs { model?: string; config?: string; processing?: string[]; quiet?: boolean }
@@ -140,7 +141,7 @@ export function readCircuit(path: string, cfg: ModelConfig, command: string): { 
 export async function modelForTask(task: Task, spec: string | undefined, opts: { config?: string; processing?: string[]; quiet: boolean }): Promise<{ loaded: LoadedModel; name: string }> {
   const load = (s: string) => loadModel(s, { config: opts.config, processing: opts.processing, quiet: opts.quiet });
   if (spec) return { loaded: await load(spec), name: spec };
-  return taskDefaultModel(task, load, { prefix: '', notice: true, hint: " Get GPT-2 with 'huggingface-cli download gpt2' or pass --model <dir>." });
+  return taskDefaultModel(task, load, { prefix: '', notice: !opts.quiet, hint: " Get GPT-2 with 'huggingface-cli download gpt2' or pass --model <dir>." });
 }
 
 export interface LoadedCircuit { path: string; file: CircuitFile; imported: boolean }
@@ -218,3 +219,4 @@ export function fileCheckpoint(path: string): CheckpointStore {
     },
   };
 }
+

@@ -21,6 +21,7 @@
  * Cost: one patched forward (from the receiver's stage on) per tested edge, batched k at a time,
  * plus one per receiver.
  */
+import { yieldToEventLoop } from '../util/yield.js';
 import type { DiscoveryContext, DiscoveryResult, MethodOptions } from './types.js';
 import { receiverNode } from '../graph/names.js';
 
@@ -161,6 +162,7 @@ export async function acdc(ctx: DiscoveryContext, opts: MethodOptions): Promise<
         const ck: AcdcCheckpoint = { version: 1, key, next: oi + 1, mask: Array.from(mask), scores: [...scores], trace, forwards };
         await opts.checkpoint.save(JSON.stringify(ck));
       }
+      await yieldToEventLoop(); // an interrupt lands here, after the checkpoint
     }
   } finally {
     prefix?.dispose();

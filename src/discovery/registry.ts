@@ -10,7 +10,14 @@ import { eap } from './eap.js';
 import { eapIg } from './eap-ig.js';
 
 /** A method's own CLI option (yargs style), forwarded to `run` under `key`. */
-export interface MethodOption { key: keyof MethodOptions; flag: string; type: 'number' | 'boolean'; describe: string; default?: number | boolean }
+export interface MethodOption {
+  key: keyof MethodOptions; flag: string; type: 'number' | 'boolean'; describe: string;
+  /** numbers: integers from `min` up */
+  min?: number;
+}
+
+/** Options of every score method: how the circuit is picked from the scores. */
+export const SELECTION_FLAGS = ['top-n', 'greedy'] as const;
 
 export interface MethodEntry {
   name: string;
@@ -49,14 +56,34 @@ export function methodNames(): string[] { return [...registry.keys()]; }
 
 export function methods(): MethodEntry[] { return [...registry.values()]; }
 
+/** The flags method `name` takes beyond the common ones (threshold, metric, ablation, ...). */
+export function methodFlags(name: string): string[] {
+  const m = getMethod(name);
+  return [...m.options.map((o) => o.flag), ...(m.kind === 'score' ? SELECTION_FLAGS : [])];
+}
+
+/**
+ * The one check of options a method does not take (every command runs it): `given` holds
+ * the method flags the user set; throws one line naming the first that `name` ignores.
+ */
+export function checkMethodFlags(name: string, given: readonly string[]): void {
+  const own = methodFlags(name);
+  const bad = given.find((f) => !own.includes(f));
+  if (bad) throw new Error(`--${bad} does not apply to --method ${name}${own.length ? ` (its own options: ${own.map((f) => `--${f}`).join(', ')})` : ''}`);
+}
+
+/** ACDC's speculative batch when none is given: 8 on WebGPU (per-op overhead dominates), else 1. */
+export function defaultSpeculate(backend: string): number { return backend === 'webgpu' ? 8 : 1; }
+
 registerMethod({
   name: 'acdc', kind: 'prune', run: acdc, defaultMetric: 'kl', scoreSign: 1, defaultThreshold: 0.01, checkpoints: true,
   options: [
-    { key: 'speculate', flag: 'speculate', type: 'number', default: 1, describe: 'ACDC: removals evaluated per batched forward (same result); >1 pays off when per-op overhead dominates (few prompts, GPU), not on CPU with many prompts' },
+    { key: 'speculate', flag: 'speculate', type: 'number', min: 1, describe: 'ACDC: removals evaluated per batched forward (same result; default 8 on webgpu, else 1); >1 pays off when per-op overhead dominates (few prompts, GPU), not on CPU with many prompts' },
+    { key: 'absValue', flag: 'abs-value', type: 'boolean', describe: 'ACDC: compare |metric change| with the threshold' },
   ],
 });
 registerMethod({ name: 'eap', kind: 'score', run: eap, defaultMetric: 'task', scoreSign: -1, checkpoints: false, options: [] });
 registerMethod({
   name: 'eap-ig', kind: 'score', run: eapIg, defaultMetric: 'task', scoreSign: -1, checkpoints: false,
-  options: [{ key: 'steps', flag: 'steps', type: 'number', default: 5, describe: 'EAP-IG interpolation steps' }],
+  options: [{ key: 'steps', flag: 'steps', type: 'number', min: 1, describe: 'EAP-IG interpolation steps (default 5)' }],
 });

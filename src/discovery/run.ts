@@ -14,7 +14,7 @@ import type { Task, TaskBatch } from '../tasks/types.js';
 import { validateBatch } from '../tasks/types.js';
 import { makeObjective, type MetricKind, type Objective } from '../patching/objective.js';
 import { MetricEvaluator } from '../patching/metrics.js';
-import { getMethod } from './registry.js';
+import { defaultSpeculate, getMethod } from './registry.js';
 import { pruneDangling, selectGreedy, selectThreshold, selectTopN } from '../graph/selection.js';
 import type { CheckpointStore, DiscoveryResult, MethodOptions, Progress } from './types.js';
 import type { CircuitFile } from '../graph/circuit-file.js';
@@ -43,12 +43,16 @@ export interface DiscoverOptions {
   modelName: string;
   backend: string;
   onProgress?: (p: Progress) => void;
+  /** called as each stage starts: 'prompts', 'setup' (engine, clean run), 'method', 'evaluation' */
+  onStage?: (stage: DiscoverStage) => void;
   tokenizer?: Tokenizer;
   /** a prebuilt batch (tests); otherwise task.build */
   batch?: TaskBatch;
   /** worker threads: the prompts are split between this thread and the pool's workers */
   pool?: WorkerPool;
 }
+
+export type DiscoverStage = 'prompts' | 'setup' | 'method' | 'evaluation';
 
 /** The circuit file, the method's raw result, and the evaluator that measured it (the caller disposes it). */
 export interface DiscoverOutput { file: CircuitFile; raw: DiscoveryResult; evaluator: MetricEvaluator }
@@ -58,12 +62,14 @@ export async function discover(model: HookedTransformer, task: Task, opts: Disco
   const method = getMethod(opts.method);
   const n = opts.n ?? 100, seed = opts.seed ?? 0;
   const tokenizer = opts.tokenizer ?? tokenizerFor(model.cfg);
+  opts.onStage?.('prompts');
   const batch = opts.batch ?? task.build({ cfg: model.cfg, tokenizer }, { n, seed });
   validateBatch(task.name, batch, model.cfg);
   const ablationKind = opts.ablation ?? 'resample';
   const metric = opts.metric ?? method.defaultMetric;
   const threshold = opts.threshold ?? method.defaultThreshold;
   const scoring = method.kind === 'score';
+  opts.onStage?.('setup');
   // Attribution streams chunks (memory of one chunk, whatever the batch); pruning keeps every
   // chunk's engine for layer-resumed evaluation. With a worker pool each thread runs its share.
   const engine = circuitEvaluator(model, batch.clean, ablationFor(ablationKind, batch), {
@@ -86,21 +92,25 @@ export async function discover(model: HookedTransformer, task: Task, opts: Disco
     objective = makeObjective(metric, task, batch, cleanLogits);
     const checkpointKey = JSON.stringify({ model: opts.modelName, task: task.name, method: opts.method, metric, ablation: ablationKind, n, seed, threshold: threshold ?? null, abs: opts.absValue ?? false, split: opts.splitEmbed ?? false, processing: model.processing });
     const methodOpts: MethodOptions = {
-      threshold, topN: opts.topN, absValue: opts.absValue, speculate: opts.speculate, steps: opts.steps, checkpointKey,
+      threshold, topN: opts.topN, absValue: opts.absValue, speculate: opts.speculate ?? defaultSpeculate(opts.backend), steps: opts.steps, checkpointKey,
       ...(method.checkpoints ? { checkpoint: opts.checkpoint, resumeFrom: opts.resume ? opts.checkpoint : undefined } : {}),
     };
     const tm = performance.now();
+    opts.onStage?.('method');
     const raw = await method.run({ engine, objective, onProgress: opts.onProgress }, methodOpts);
     const methodSeconds = (performance.now() - tm) / 1000;
+    // the selection as it ran (defaults filled in), recorded in the file
     let chosen: Set<string>;
-    if (method.kind === 'prune') chosen = raw.circuit;
-    else if (opts.greedy) chosen = selectGreedy(raw.scores, opts.topN ?? defaultTopN(raw.scores.size));
-    else if (opts.topN !== undefined) chosen = selectTopN(raw.scores, opts.topN);
-    else if (threshold !== undefined) chosen = selectThreshold(raw.scores, threshold);
-    else chosen = selectTopN(raw.scores, defaultTopN(raw.scores.size));
+    let topN: number | null = null, usedThreshold: number | null = null;
+    if (method.kind === 'prune') { chosen = raw.circuit; usedThreshold = threshold ?? null; }
+    else if (opts.greedy) chosen = selectGreedy(raw.scores, (topN = opts.topN ?? defaultTopN(raw.scores.size)));
+    else if (opts.topN !== undefined) chosen = selectTopN(raw.scores, (topN = opts.topN));
+    else if (threshold !== undefined) chosen = selectThreshold(raw.scores, (usedThreshold = threshold));
+    else chosen = selectTopN(raw.scores, (topN = defaultTopN(raw.scores.size)));
     const circuit = pruneDangling(chosen);
 
     // Measure: the full model (the clean reference at hand), the empty circuit, the circuit.
+    opts.onStage?.('evaluation');
     engineOwned = false; // create() owns it now, and frees it if it fails
     evaluator = await MetricEvaluator.create(engine, model, task, batch, { ablation: ablationKind, seed, batchSize: opts.batchSize, clean: cleanLogits });
     const [measured] = await evaluator.evaluate([circuit]);
@@ -114,7 +124,7 @@ export async function discover(model: HookedTransformer, task: Task, opts: Disco
       model: opts.modelName,
       modelConfig: { nLayers: cfg.nLayers, nHeads: cfg.nHeads, dModel: cfg.dModel, attnOnly: cfg.attnOnly },
       task: task.name, method: opts.method,
-      threshold: opts.threshold ?? null, topN: opts.topN ?? null,
+      threshold: usedThreshold, topN, ...(opts.greedy ? { greedy: true } : {}),
       metric: objective.name, ablation: ablationKind, splitEmbed: opts.splitEmbed ?? false,
       n: batch.clean.length, seed, backend: opts.backend, processing: [...model.processing],
       createdAt: new Date().toISOString(),
@@ -123,7 +133,7 @@ export async function discover(model: HookedTransformer, task: Task, opts: Disco
       results: {
         metric: task.metricName, clean: evaluator.full.metric, corrupted: evaluator.empty.metric, circuit: measured.metric,
         faithfulness: evaluator.normalise(measured.metric), klCircuit: measured.kl,
-        edgesKept: circuit.size, edgesTotal: edges.length,
+        edgesKept: circuit.size, edgesTotal: edges.length, danglingPruned: chosen.size - circuit.size,
         seconds: (performance.now() - t0) / 1000, methodSeconds, ...(raw.attributionSeconds !== undefined ? { attributionSeconds: raw.attributionSeconds } : {}), forwards: raw.forwards, backwards: raw.backwards,
       },
     };

@@ -162,6 +162,14 @@ export interface NodeMinimality {
 }
 
 export interface MinimalityResult {
+  /** F(C), the base of every node's `relative` */
+  circuit: number;
+  /**
+   * max(|F(M)|, |F(M) - F(empty)|): the metric's scale. Where |F(C)| is negligible next to it
+   * (fmtRatio's rule, |F(C)| <= 1e-3 scale) `relative` divides by float noise; reports print
+   * "n/a (base ≈ 0)" instead.
+   */
+  scale: number;
   nodes: NodeMinimality[];
   /** the node whose largest drop is smallest (the least necessary one), or null for no nodes */
   least: NodeMinimality | null;
@@ -189,5 +197,5 @@ export async function minimality(ev: MetricEvaluator, circuit: Iterable<string>,
     };
   });
   const least = out.length === 0 ? null : out.reduce((a, b) => (b.drop < a.drop ? b : a));
-  return { nodes: out, least };
+  return { circuit: fc, scale: Math.max(Math.abs(ev.full.metric), Math.abs(ev.full.metric - ev.empty.metric)), nodes: out, least };
 }

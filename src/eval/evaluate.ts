@@ -15,11 +15,12 @@ import type { CircuitFile } from '../graph/circuit-file.js';
 import type { Task, TaskBatch } from '../tasks/types.js';
 import { validateBatch } from '../tasks/types.js';
 import { circuitEvaluator } from '../parallel/engine.js';
-import { completeness, faithfulness, minimality, type CompletenessResult, type FaithfulnessResult, type MinimalityResult, type SearchOptions } from './criteria.js';
+import { completeness, faithfulness, minimality, type CompletenessResult, type FaithfulnessResult, type MinimalityResult, type NodeMinimality, type SearchOptions } from './criteria.js';
 import { importanceSign, mibArea, mibCircuitsFromScores, mibCounts, MIB_SIZES, rankEdges } from './mib.js';
 import { align, fileEdges, mergeEmbed, type ModelShape, type Reference } from './reference.js';
 import { pessimisticAuc, referenceScorer, rocPoint, type CircuitVsReference, type RocPoint } from './roc.js';
 import type { WorkerPool } from '../parallel/pool.js';
+import { fmtNum, fmtRatio, KL_ZERO } from '../util/format.js';
 
 /** What a circuit file must provide (an EAP-IG / MIB graph gives edges only; the CLI fills the rest). */
 export type CircuitInput = Pick<CircuitFile, 'edges' | 'method' | 'task' | 'model' | 'ablation' | 'splitEmbed' | 'n' | 'seed'> & { modelConfig?: ModelShape };
@@ -88,6 +89,8 @@ export interface EvaluateOptions extends SearchOptions {
   /** +1: higher scores are more important; -1: lower are (default: by method, see importanceSign) */
   scoreSign?: 1 | -1;
   source?: string;
+  /** called as each part starts: 'faithfulness', 'completeness', 'minimality', 'curve' (CPR/CMD) */
+  onStage?: (stage: string) => void;
 }
 
 export interface EvaluatorOptions {
@@ -196,10 +199,11 @@ export async function evaluateCircuit(ev: MetricEvaluator, file: CircuitInput, o
   const runs0 = ev.runs;
   const criteria = o.criteria ?? true;
   // one after the other: the evaluator's engine runs one batch of circuits at a time
-  const faith = await faithfulness(ev, kept);
-  const compl = criteria ? await completeness(ev, kept, o) : null;
-  const minim = criteria ? await minimality(ev, kept, o) : null;
-  const curve = o.curve === false ? null : await faithfulnessCurve(ev, file, o.scoreSign);
+  const stage = <T>(name: string, f: () => Promise<T>) => { o.onStage?.(name); return f(); };
+  const faith = await stage('faithfulness', () => faithfulness(ev, kept));
+  const compl = criteria ? await stage('completeness', () => completeness(ev, kept, o)) : null;
+  const minim = criteria ? await stage('minimality', () => minimality(ev, kept, o)) : null;
+  const curve = o.curve === false ? null : await stage('curve', () => faithfulnessCurve(ev, file, o.scoreSign));
   return {
     format: 'circuitscope-evaluation', version: 1,
     circuit: { task: file.task, model: file.model, method: file.method, ablation: ev.ablation, splitEmbed: file.splitEmbed, edges: kept.size, edgesTotal: ev.edges.length, ...(o.source ? { source: o.source } : {}) },
@@ -214,15 +218,27 @@ export async function evaluateCircuit(ev: MetricEvaluator, file: CircuitInput, o
   };
 }
 
+/** F(C) / F(M) as reports print it: "n/a (base ≈ 0)" when F(M) is negligible next to |F(M) - F(empty)| (fmtRatio). */
+export function faithRatio(fa: Pick<FaithfulnessResult, 'full' | 'empty' | 'circuit'>): string {
+  return fmtRatio(fa.circuit, fa.full, Math.max(Math.abs(fa.full), Math.abs(fa.full - fa.empty)));
+}
+
+/** drop / |F(C)| (minimality's `relative`) as reports print it: "n/a (base ≈ 0)" when |F(C)| is negligible next to the metric's scale. */
+export function minimalityRelative(min: Pick<MinimalityResult, 'circuit' | 'scale'>, node: Pick<NodeMinimality, 'drop' | 'relative'>, sig = 3): string {
+  // evaluation files written before `circuit` / `scale` existed: the stored ratio as it is
+  if (typeof min.circuit !== 'number' || typeof min.scale !== 'number') return fmtNum(node.relative, sig);
+  return fmtRatio(node.drop, Math.abs(min.circuit), min.scale, sig);
+}
+
 /** Plain-text summary of an evaluation (what the CLI prints). */
 export function evaluationText(e: Evaluation): string {
-  const f = (x: number | null | undefined, d = 4) => (x === null || x === undefined ? 'n/a' : Number.isFinite(x) ? x.toFixed(d) : String(x));
+  const f = (x: number | null | undefined, sig = 4) => fmtNum(x, sig);
   const L: string[] = [];
   const c = e.circuit;
   L.push(`${c.method} circuit for ${c.task} on ${c.model}: ${c.edges} of ${c.edgesTotal} edges; ${c.ablation} ablation; ${e.batch.n} prompts (seed ${e.batch.seed})`);
   const fa = e.faithfulness;
   if (fa) {
-    L.push(`faithfulness (${fa.metric}): F(M) ${f(fa.full)}, F(empty) ${f(fa.empty)}, F(C) ${f(fa.circuit)}; F(C)/F(M) ${f(fa.ratio)}; normalised ${f(fa.normalised)}; KL(clean||C) ${f(fa.kl)}`);
+    L.push(`faithfulness (${fa.metric}): F(M) ${f(fa.full)}, F(empty) ${f(fa.empty)}, F(C) ${f(fa.circuit)}; F(C)/F(M) ${faithRatio(fa)}; normalised ${f(fa.normalised)}; KL(clean||C) ${fmtNum(fa.kl, 4, KL_ZERO)}`);
     for (const x of fa.extras) L.push(`  ${x.name}: model ${f(x.full)}, empty ${f(x.empty)}, circuit ${f(x.circuit)} (normalised ${f(x.normalised)})`);
   }
   if (e.completeness) {
@@ -234,7 +250,7 @@ export function evaluationText(e: Evaluation): string {
     if (ms.length === 0) L.push('minimality: the circuit has no heads or MLPs');
     else {
       L.push(`minimality (largest drop from removing v, given K; relative to |F(C)| and normalised):`);
-      for (const m of ms) L.push(`  ${m.node.padEnd(8)} drop ${f(m.drop)}  relative ${f(m.relative, 3)}  normalised ${f(m.normalised, 3)}  K = {${m.removed.join(', ')}}`);
+      for (const m of ms) L.push(`  ${m.node.padEnd(8)} drop ${f(m.drop)}  relative ${minimalityRelative(e.minimality, m)}  normalised ${f(m.normalised, 3)}  K = {${m.removed.join(', ')}}`);
     }
   }
   if (e.curve) L.push(`MIB curve (${e.curve.ranking}): CPR ${f(e.curve.cpr)} (signed), CMD ${f(e.curve.cmd)} (|score|); f(k) = ${e.curve.signed.faithfulness.map((x) => f(x, 3)).join(' ')}`);

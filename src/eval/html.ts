@@ -8,18 +8,14 @@
 import { receiverNode, splitEdge } from '../graph/names.js';
 import { circuitNodes } from '../graph/circuit-file.js';
 import { escapeXml } from '../report/heatmap.js';
-import type { Comparison } from './compare.js';
-import type { Evaluation } from './evaluate.js';
+import { fmtNum, fmtThreshold, KL_ZERO } from '../util/format.js';
+import { comparisonValue, sideLine, type Comparison } from './compare.js';
+import { faithRatio, minimalityRelative, type Evaluation } from './evaluate.js';
 import { lineChartSvg, type Series } from './plot.js';
 import type { ModelShape } from './reference.js';
 import type { SweepResult } from './sweep.js';
 
-const fmt = (x: number | null | undefined, d = 4): string => {
-  if (x === null || x === undefined) return '—';
-  if (!Number.isFinite(x)) return String(x);
-  if (Number.isInteger(x)) return String(x);
-  return Math.abs(x) >= 1e4 || (Math.abs(x) < 1e-3 && x !== 0) ? x.toExponential(2) : x.toPrecision(d);
-};
+const fmt = (x: number | null | undefined, sig = 4): string => fmtNum(x, sig);
 
 const table = (head: string[], rows: (string | number | null)[][]) =>
   `<table><tr>${head.map((h) => `<th>${escapeXml(h)}</th>`).join('')}</tr>${rows.map((r) => `<tr>${r.map((c) => `<td>${typeof c === 'number' || c === null ? fmt(c) : escapeXml(c)}</td>`).join('')}</tr>`).join('')}</table>`;
@@ -135,7 +131,7 @@ export function evaluationSections(e: Evaluation, shape: ModelShape, found: Read
     parts.push(`<p>Task metric <code>${escapeXml(f.metric)}</code> on ${e.batch.n} prompts (seed ${e.batch.seed}), ${escapeXml(f.ablation)} ablation of the edges outside each circuit.</p>`);
     parts.push(table(['', 'value'], [
       ['F(M): full model', f.full], ['F(empty): every edge ablated', f.empty], ['F(C): the circuit', f.circuit],
-      ['F(C) / F(M)', f.ratio], ['normalised (F(C) - F(empty)) / (F(M) - F(empty))', f.normalised], ['KL(clean || C)', f.kl],
+      ['F(C) / F(M)', faithRatio(f)], ['normalised (F(C) - F(empty)) / (F(M) - F(empty))', f.normalised], ['KL(clean || C)', fmtNum(f.kl, 4, KL_ZERO)],
       ...f.extras.map((x) => [`${x.name}: model / empty / circuit`, `${fmt(x.full)} / ${fmt(x.empty)} / ${fmt(x.circuit)}`] as [string, string]),
     ]));
   }
@@ -165,7 +161,7 @@ export function evaluationSections(e: Evaluation, shape: ModelShape, found: Read
   }
   if (e.minimality) {
     parts.push('<h3>Minimality</h3><p>For each node v, the largest |F(C \\ (K ∪ {v})) − F(C \\ K)| over the subsets K tried.</p>');
-    parts.push(table(['node', 'K', 'F(C \\ K)', 'F(C \\ (K ∪ v))', 'drop', 'relative to |F(C)|', 'normalised'], e.minimality.nodes.map((m) => [m.node, `{${m.removed.join(', ')}}`, m.withNode, m.withoutNode, m.drop, m.relative, m.normalised])));
+    parts.push(table(['node', 'K', 'F(C \\ K)', 'F(C \\ (K ∪ v))', 'drop', 'relative to |F(C)|', 'normalised'], e.minimality.nodes.map((m) => [m.node, `{${m.removed.join(', ')}}`, m.withNode, m.withoutNode, m.drop, minimalityRelative(e.minimality!, m), m.normalised])));
   }
   parts.push('</section>');
   out.push(parts.join('\n'));
@@ -186,7 +182,7 @@ function page(title: string, body: string): string {
 export function sweepFigures(s: SweepResult): { id: string; svg: string }[] {
   const figs: { id: string; svg: string }[] = [];
   const withRoc = s.points.filter((p) => p.fpr !== null);
-  const lab = (p: SweepResult['points'][number]) => `${p.threshold !== null ? `τ ${fmt(p.threshold)}` : `top ${p.topN}`}: ${p.edges} edges`;
+  const lab = (p: SweepResult['points'][number]) => `${p.threshold !== null ? `τ ${fmtThreshold(p.threshold)}` : `top ${fmt(p.topN)}`}: ${p.edges} edges`;
   if (s.auc) {
     for (const level of ['edge', 'node'] as const) {
       // a rate without negatives (or positives) is null; rocPoint counts it as 0, and so does the plot
@@ -229,7 +225,7 @@ export function sweepHtml(s: SweepResult): string {
     ['seconds', s.seconds], ['backend', s.backend],
   ]);
   const rows = table(['threshold', 'top-n', 'edges', 'metric', 'faithfulness', 'KL', 'TPR', 'FPR', 'node TPR', 'node FPR'],
-    s.points.map((p) => [p.threshold, p.topN, p.edges, p.metric, p.faithfulness, p.kl, p.tpr, p.fpr, p.nodeTpr, p.nodeFpr]));
+    s.points.map((p) => [fmtThreshold(p.threshold), p.topN, p.edges, p.metric, p.faithfulness, fmtNum(p.kl, 4, KL_ZERO), p.tpr, p.fpr, p.nodeTpr, p.nodeFpr]));
   return page(`Sweep: ${s.method} on ${s.task} (${s.model})`, `${facts}\n<div class="grid">${figs.join('\n')}</div>\n<h2>Points</h2>\n${rows}`);
 }
 
@@ -238,9 +234,10 @@ export function comparisonHtml(c: Comparison, shape: ModelShape | null): string 
   const a = new Set([...c.edges.shared, ...c.edges.onlyA]), b = new Set([...c.edges.shared, ...c.edges.onlyB]);
   const fig = shape ? `<figure id="overlay">${overlaySvg(shape, a, b, ['only in A', 'only in B'])}</figure>` : '';
   const list = (t: string, xs: string[]) => `<h2>${escapeXml(t)} (${xs.length})</h2><p style="font-size:12px">${xs.map(escapeXml).join(', ') || '—'}</p>`;
-  const metrics = table(['metric', 'A', 'B'], c.metrics.map(([k, x, y]) => [k, x, y]));
+  const metrics = table(['metric', 'A', 'B'], c.metrics.map(([k, x, y]) => [k, comparisonValue(k, x), comparisonValue(k, y)]));
+  const warnings = (c.warnings ?? []).map((w) => `<p class="warning" style="color:#b00;font-weight:bold">Warning: ${escapeXml(w)}</p>`).join('\n');
   return page(`Compare: ${c.a.name} vs ${c.b.name}`,
-    `<p>A: ${escapeXml(c.a.name)} (${c.a.edges} edges) · B: ${escapeXml(c.b.name)} (${c.b.edges} edges)${c.merged ? ' · tok/pos merged into input' : ''} · edge Jaccard ${fmt(c.edges.jaccard)} · node Jaccard ${fmt(c.nodes.jaccard)}</p>
+    `${warnings}<p>A: ${escapeXml(sideLine(c.a))} · B: ${escapeXml(sideLine(c.b))}${c.merged ? ' · tok/pos merged into input' : ''} · edge Jaccard ${fmt(c.edges.jaccard)} · node Jaccard ${fmt(c.nodes.jaccard)}</p>
 <div class="grid">${fig}<div>${metrics}</div></div>
 ${list('Only in A', c.edges.onlyA)}${list('Only in B', c.edges.onlyB)}${list('Shared', c.edges.shared)}`);
 }

@@ -5,6 +5,7 @@
  * so pages stay self-contained and work offline.
  */
 import { escapeXml } from '../report/heatmap.js';
+import { fmtNum } from '../util/format.js';
 
 export interface Series {
   name: string;
@@ -41,7 +42,7 @@ export interface ChartOptions {
 
 export const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf'];
 
-const fmtTick = (v: number) => (v === 0 ? '0' : Math.abs(v) >= 1e4 || Math.abs(v) < 1e-3 ? v.toExponential(0) : String(Number(v.toPrecision(3))));
+const fmtTick = (v: number) => fmtNum(v, 3);
 
 function niceTicks(lo: number, hi: number, n = 5): number[] {
   if (!(hi > lo)) return [lo];

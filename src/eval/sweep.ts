@@ -28,6 +28,7 @@ import { importanceSign, mibArea, mibCircuitsFromScores, mibCircuitsFromSweep, m
 import { align, mergeEmbed, type Reference } from './reference.js';
 import { pessimisticAuc, referenceScorer, rocPoint } from './roc.js';
 import { metricEvaluator, rankingSizes } from './evaluate.js';
+import { fmtThreshold } from '../util/format.js';
 import type { WorkerPool } from '../parallel/pool.js';
 
 export interface SweepOptions {
@@ -119,7 +120,7 @@ export async function sweep(model: HookedTransformer, task: Task, o: SweepOption
       const ts = o.thresholds ?? defaultThresholds();
       if (o.topN) throw new Error(`sweep: ${o.method} takes --thresholds, not --top-n`);
       for (const [i, t] of ts.entries()) {
-        o.onStep?.(i, ts.length, `threshold ${t}`);
+        o.onStep?.(i, ts.length, `threshold ${fmtThreshold(t)}`);
         last?.dispose();
         last = null;
         const { file, evaluator } = await discover(model, task, { ...base, threshold: t });

@@ -19,6 +19,7 @@
  * `{ "in_graph": bool }` (and reads only that form); older EAP-IG versions wrote a bare bool.
  * We write the object form by default (`nodes: 'bool'` for the old one) and read both.
  */
+import { fmtNum } from '../util/format.js';
 import type { ComponentGraph } from './graph.js';
 import { Circuit, edgeError } from './circuit.js';
 import { EDGE_FORMAT, nodeOrder, normalizeReceiverKey, parseNodeKey, parseReceiverKey, receiverNode, splitEdge } from './names.js';
@@ -47,7 +48,12 @@ export interface CircuitResults {
   klCircuit: number;
   edgesKept: number;
   edgesTotal: number;
+  /** edges the selection picked that were then pruned: not on any input-to-logits path */
+  danglingPruned?: number;
+  /** seconds of discovery (from the prompts to the measured circuit; no model load, no report) */
   seconds: number;
+  /** the CLI's wall time per stage (load model, setup, method, evaluation, report, ...) and in total */
+  wall?: { stages: Record<string, number>; total: number };
   /** of which the method itself (setup, clean reference and the evaluation excluded) */
   methodSeconds?: number;
   /** attribution methods: of which the forward + backward passes and score contractions */
@@ -64,8 +70,11 @@ export interface CircuitFile {
   modelConfig: { nLayers: number; nHeads: number; dModel: number; attnOnly: boolean };
   task: string;
   method: string;
+  /** the selection as it ran: ACDC's threshold, or a score method's threshold or top-n (defaults filled in) */
   threshold: number | null;
   topN: number | null;
+  /** top-n grown greedily from the logits */
+  greedy?: boolean;
   metric: string;
   ablation: string;
   splitEmbed: boolean;
@@ -429,7 +438,7 @@ export function dotOf(nodes: Iterable<string>, edges: Iterable<CircuitEdge>, opt
     const key = `${e.from}->${e.to}`;
     const { node, qkv } = parseReceiverKey(e.to);
     const s = e.score;
-    const attrs = [`id=${quote(key)}`, `color="${QKV_COLOUR[qkv ?? 'none']}"`, `tooltip=${quote(s === null ? key : `${key} (${s.toPrecision(4)})`)}`];
+    const attrs = [`id=${quote(key)}`, `color="${QKV_COLOUR[qkv ?? 'none']}"`, `tooltip=${quote(s === null ? key : `${key} (${fmtNum(s)})`)}`];
     if (qkv) attrs.push(`label="${qkv}"`, 'fontsize=9', `fontcolor="${QKV_COLOUR[qkv]}"`);
     if (s !== null && maxAbs > 0) attrs.push(`penwidth=${(0.6 + 4.4 * Math.abs(s) / maxAbs).toFixed(2)}`);
     lines.push(`  ${quote(e.from)} -> ${quote(node)} [${attrs.join(', ')}];`);

@@ -9,7 +9,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { HookedTransformer } from '../model/transformer.js';
 import { PatchingEngine, type EngineOptions } from '../patching/engine.js';
-import { ChunkedEngine, rowWeightedMean } from '../patching/chunked.js';
+import { ChunkedEngine, rowsThatFit, rowWeightedMean } from '../patching/chunked.js';
 import type { Attribution, CircuitEvaluator, EngineStats, RunOptions } from '../patching/evaluator.js';
 import { ablationRows, type Ablation } from '../patching/ablation.js';
 import { sliceBatch, type Objective } from '../patching/objective.js';
@@ -26,8 +26,10 @@ let nextId = 1;
  * one chunk's engine at a time.
  */
 export function circuitEvaluator(model: HookedTransformer, clean: number[][], ablation: Ablation, opts: EngineOptions & { batchSize?: number; streaming?: boolean; pool?: WorkerPool }): CircuitEvaluator {
-  const { pool, batchSize, streaming, ...engineOpts } = opts;
+  const { pool, streaming, ...engineOpts } = opts;
   const N = clean.length;
+  // no --batch-size: chunk only what does not fit (same numbers either way)
+  const batchSize = opts.batchSize ?? rowsThatFit(model.cfg, clean[0]?.length ?? 0, pool && pool.size > 0 ? Math.ceil(N / (pool.size + 1)) : N);
   if (pool && pool.size > 0 && N > 1) return new ParallelEngine(pool, model, clean, ablation, { ...engineOpts, batchSize, streaming });
   if (batchSize !== undefined && batchSize < N) return new ChunkedEngine(model, clean, ablation, { ...engineOpts, batchSize, streaming });
   return new PatchingEngine(model, clean, ablation, engineOpts);

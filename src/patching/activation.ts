@@ -50,7 +50,7 @@ import type { TaskBatch } from '../tasks/types.js';
 
 export type PatchMode = 'denoise' | 'noise';
 export const PATCH_MODES: readonly PatchMode[] = ['denoise', 'noise'];
-export const METRIC_NAME = 'logit_diff';
+export const METRIC_NAME = 'logit-diff';
 
 /** Clean and corrupted prompts as token ids, the answer and wrong-answer id per row. */
 export interface PatchBatch {

@@ -19,6 +19,7 @@
  * EAP-IG: step k runs with the input embedding interpolated to ablated + alpha_k (clean -
  * ablated), i.e. the full circuit with the input senders' edges scaled by alpha_k (eap-ig.ts).
  */
+import { yieldToEventLoop } from '../util/yield.js';
 import * as tf from '@tensorflow/tfjs';
 import { hook } from '../model/hook-names.js';
 import { attentionInputGrads, qkInput } from '../model/block.js';
@@ -79,6 +80,7 @@ export async function attributionGradient(engine: AttributionSubject, metric: (l
         }
         let d: Float32Array;
         try { d = (await flat.data()) as Float32Array; } finally { flat.dispose(); }
+        await yieldToEventLoop(); // timers, signals and messages get their turn between steps
         let at = 0;
         for (const { row, ncols, g } of grads) {
           const nr = g.shape[1];

@@ -16,6 +16,7 @@
  * The evaluator owns the engine it is given: `dispose()` frees it (and so does a failed
  * `create`).
  */
+import { yieldToEventLoop } from '../util/yield.js';
 import * as tf from '@tensorflow/tfjs';
 import type { HookedTransformer } from '../model/transformer.js';
 import { layoutEdges, maskFromEdges, type PatchLayout } from '../graph/layout.js';
@@ -147,6 +148,7 @@ export class MetricEvaluator {
     let values: tf.TypedArray;
     try {
       values = await stacked.data();
+      await yieldToEventLoop(); // timers, signals and messages get their turn between batches
     } finally {
       stacked.dispose();
     }

@@ -8,6 +8,7 @@
  * An objective knows its batch and clean logits, so an engine that splits the rows (chunks,
  * threads) takes the objective of its rows with `rows(s, e)`.
  */
+import { yieldToEventLoop } from '../util/yield.js';
 import * as tf from '@tensorflow/tfjs';
 import type { Task, TaskBatch } from '../tasks/types.js';
 import { klDivergence } from '../tasks/metrics.js';
@@ -38,7 +39,9 @@ export interface Objective {
 export async function perCircuit(logits: tf.Tensor4D, f: (l: tf.Tensor3D) => tf.Scalar): Promise<number[]> {
   const v = tf.tidy(() => tf.stack(tf.unstack(logits).map((l) => f(l as tf.Tensor3D))));
   try {
-    return Array.from(await v.data());
+    const out = Array.from(await v.data());
+    await yieldToEventLoop(); // timers, signals and messages get their turn between batches
+    return out;
   } finally {
     v.dispose();
   }

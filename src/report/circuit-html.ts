@@ -7,15 +7,10 @@
 import type { CircuitFile } from '../graph/circuit-file.js';
 import { circuitEdgeKeys, circuitNodes } from '../graph/circuit-file.js';
 import { receiverNode, splitEdge } from '../graph/names.js';
+import { fmtNum, fmtThreshold, KL_ZERO } from '../util/format.js';
 import { escapeXml } from './heatmap.js';
 
 const COLOURS: Record<string, string> = { q: '#1f77b4', k: '#2ca02c', v: '#d62728', '': '#666666' };
-
-function fmt(x: number | null | undefined, digits = 4): string {
-  if (x === null || x === undefined) return '—';
-  if (!Number.isFinite(x)) return String(x);
-  return Math.abs(x) >= 1e4 || (Math.abs(x) < 1e-3 && x !== 0) ? x.toExponential(2) : x.toPrecision(digits);
-}
 
 /** SVG of the circuit's nodes and edges. */
 export function circuitSvg(file: CircuitFile, extra?: { reference?: Set<string> }): string {
@@ -68,13 +63,13 @@ export function circuitHtml(file: CircuitFile, sections: string[] = []): string 
   const rows = [...file.edges].filter((e) => e.inCircuit || e.score !== null)
     .sort((a, b) => Number(b.inCircuit) - Number(a.inCircuit) || Math.abs(b.score ?? 0) - Math.abs(a.score ?? 0))
     .slice(0, 500)
-    .map((e) => `<tr class="${e.inCircuit ? 'in' : 'out'}"><td>${escapeXml(e.from)}</td><td>${escapeXml(e.to)}</td><td>${fmt(e.score)}</td><td>${e.inCircuit ? 'yes' : ''}</td></tr>`).join('\n');
+    .map((e) => `<tr class="${e.inCircuit ? 'in' : 'out'}"><td>${escapeXml(e.from)}</td><td>${escapeXml(e.to)}</td><td>${fmtNum(e.score)}</td><td>${e.inCircuit ? 'yes' : ''}</td></tr>`).join('\n');
   const metrics: [string, string][] = [
     ['model', file.model], ['task', file.task], ['method', file.method], ['metric', `${file.metric} (task metric: ${r.metric})`],
-    ['ablation', file.ablation], ['threshold', fmt(file.threshold)], ['top-n', fmt(file.topN)], ['prompts (n) / seed', `${file.n} / ${file.seed}`],
-    ['clean', fmt(r.clean)], ['corrupted (no edges)', fmt(r.corrupted)], ['circuit', fmt(r.circuit)],
-    ['faithfulness (normalised)', fmt(r.faithfulness)], ['KL(clean || circuit)', fmt(r.klCircuit)],
-    ['edges kept / total', `${r.edgesKept} / ${r.edgesTotal}`], ['seconds', fmt(r.seconds, 3)], ['backend', file.backend],
+    ['ablation', file.ablation], ['threshold', fmtThreshold(file.threshold)], ['top-n', fmtNum(file.topN)], ['prompts (n) / seed', `${file.n} / ${file.seed}`],
+    ['clean', fmtNum(r.clean)], ['corrupted (no edges)', fmtNum(r.corrupted)], ['circuit', fmtNum(r.circuit)],
+    ['faithfulness (normalised)', fmtNum(r.faithfulness)], ['KL(clean || circuit)', fmtNum(r.klCircuit, 4, KL_ZERO)],
+    ['edges kept / total', `${r.edgesKept} / ${r.edgesTotal}`], ['seconds', fmtNum(r.seconds, 3)], ['backend', file.backend],
     ['weight processing', file.processing.length ? file.processing.join(', ') : 'none'],
   ];
   return `<!doctype html>

@@ -329,8 +329,8 @@ describe('bad inputs', () => {
     const m = HookedTransformer.fromStateDict(cfg, sd);
     try {
       const b = { clean: [[1, 2, 3]], corrupt: [[1, 4, 3]], answers: [3], wrongs: [5] };
-      await expect(preparePatching(m, b)).rejects.toThrow(/patch: metric logit_diff is NaN on the clean run/);
-      await expect(preparePatching(m, { ...b, answers: [6], corrupt: [[1, 2, 3]] })).rejects.toThrow(/metric logit_diff is .* on both the clean and the corrupted run/);
+      await expect(preparePatching(m, b)).rejects.toThrow(/patch: metric logit-diff is NaN on the clean run/);
+      await expect(preparePatching(m, { ...b, answers: [6], corrupt: [[1, 2, 3]] })).rejects.toThrow(/metric logit-diff is .* on both the clean and the corrupted run/);
     } finally {
       m.dispose();
     }
@@ -355,7 +355,7 @@ describe('circuitscope patch', () => {
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(Object.keys(out)).toEqual(['model', 'backend', 'mode', 'metric', 'normalisation', 'clean', 'corrupted', 'prompts', 'options', 'sweeps', 'seconds']);
-    expect([out.backend, out.mode, out.metric]).toEqual(['wasm', 'denoise', 'logit_diff']);
+    expect([out.backend, out.mode, out.metric]).toEqual(['wasm', 'denoise', 'logit-diff']);
     const ctx = await preparePatching(gpt, ioi);
     near(out.clean, ctx.cleanMetric, TOL.model, 'clean metric');
     near(out.corrupted, ctx.corruptedMetric, TOL.model, 'corrupted metric');
@@ -392,7 +392,7 @@ describe('circuitscope patch', () => {
     expect(out.sweeps.path_v.values[0][0]).toBeNull();
     const s = await cli(['patch', '--model', PERMUTE, '--data', file, '--kind', 'path', '--senders', 'a0.h0', '--receivers', 'a1.h0<q>,a1.h0<v>']);
     expect(s.code, s.stderr).toBe(0);
-    expect(s.stdout).toMatch(/metric\s+logit_diff: clean \d/);
+    expect(s.stdout).toMatch(/metric\s+logit-diff: clean \d/);
     expect(s.stdout).toMatch(/path: path patching: a0\.h0 -> receivers \[1 x 3\], top cells\n\s+a0\.h0, all\s+0\.9/);
   });
 

@@ -64,7 +64,7 @@ describe('attention', () => {
     expectSelfContained(page);
     expect(page.match(/<svg /g)).toHaveLength(2);
     expect(page).toContain('in the circuit: q &lt;- input; out -&gt; a1.h2&lt;k&gt;');
-    expect(page).toMatch(/<title>a1\.h2: destination 14 &quot; to&quot; &lt;- source 2 &quot; Mary&quot;: weight 0\.\d{4}<\/title>/);
+    expect(page).toMatch(/<title>a1\.h2: destination 14 &quot; to&quot; &lt;- source 2 &quot; Mary&quot;: weight (?:0|1|0\.\d+|\d(?:\.\d+)?e-\d+)<\/title>/);
     expect(JSON.parse(readFileSync(out, 'utf8')).heads.map((h: { name: string }) => h.name)).toEqual(['a0.h1', 'a1.h2']);
   });
 
@@ -85,10 +85,10 @@ describe('attention', () => {
 describe('heads', () => {
   it('--json scores every head of a toy model; the HTML renders offline', async () => {
     const html = join(dir, 'heads.html');
-    const r = await cli(['heads', '--model', PERM, '--batch', '4', '--json', '--html', html]);
+    const r = await cli(['heads', '--model', PERM, '-n', '4', '--json', '--html', html]);
     expect(r.code).toBe(0);
-    const o = JSON.parse(r.stdout) as { n: number; offset: number; tokens: number[][]; scores: Record<string, number[][]>; top: Record<string, { name: string; score: number }[]> };
-    expect([o.n, o.offset, o.tokens.length]).toEqual([6, 0, 4]);
+    const o = JSON.parse(r.stdout) as { n: number; seqLen: number; offset: number; tokens: number[][]; scores: Record<string, number[][]>; top: Record<string, { name: string; score: number }[]> };
+    expect([o.n, o.seqLen, o.offset, o.tokens.length]).toEqual([4, 6, 0, 4]);
     for (const k of ['induction', 'duplicate', 'previous']) {
       expect(o.scores[k]).toHaveLength(2);
       expect(o.scores[k].flat().every((v) => v >= 0 && v <= 1)).toBe(true);
@@ -102,22 +102,22 @@ describe('heads', () => {
   });
 
   it('--model planted-induction: the hand-set model\'s heads come out on top', async () => {
-    const r = await cli(['heads', '--model', 'planted-induction', '--batch', '3', '--top', '1']);
+    const r = await cli(['heads', '--model', 'planted-induction', '-n', '3', '--top', '1']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/\ninduction\s+a1\.h0 1\.000\s*\nduplicate\s+a0\.h1 1\.000\s*\nprevious\s+a0\.h0 1\.000\s*\n$/);
+    expect(r.stdout).toMatch(/\ninduction\s+a1\.h0 1\s*\nduplicate\s+a0\.h1 1\s*\nprevious\s+a0\.h0 1\s*\n$/);
   });
 
   it('says when the sequence does not fit', async () => {
-    const r = await cli(['heads', '--model', PERM, '--n', '7']);
+    const r = await cli(['heads', '--model', PERM, '--seq-len', '7', '--quiet']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe("circuitscope: heads: a sequence of 7 tokens repeated once is 14 tokens, longer than the model's context nCtx 12 (at most --n 6)\n");
+    expect(r.stderr).toBe("circuitscope: heads: a sequence of 7 tokens repeated once is 14 tokens, longer than the model's context nCtx 12 (at most --seq-len 6)\n");
   });
 });
 
 describe('dla', () => {
   it('--json: components sum to the metric; the ablation table and page', async () => {
     const html = join(dir, 'dla.html');
-    const r = await cli(['dla', '--task', 'ioi', '--model', FIXTURE_MODEL, '--n', '6', '--ablate', '1.2,0.3', '--json', '--html', html]);
+    const r = await cli(['dla', '--task', 'ioi', '--model', FIXTURE_MODEL, '-n', '6', '--ablate-heads', '1.2,0.3', '--json', '--html', html]);
     expect(r.code).toBe(0);
     const o = JSON.parse(r.stdout) as { metric: number; sum: number; constant: number; components: Record<string, number>; heads: number[][]; ablation: { heads: { head: string; naive: number; actual: number; indirect: number; direct: number; dlaChange: number[][] }[] } };
     expectClose([o.sum], [o.metric], TOL.model, 'sum rule');

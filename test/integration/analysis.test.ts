@@ -206,7 +206,7 @@ describe('head detectors', () => {
   });
 
   it('refuse sequences that do not fit the context', () => {
-    expect(() => repeatedRandomTokens(gpt.cfg, { n: 16 })).toThrow(/33 tokens, longer than the model's context nCtx 32 \(at most --n 15\)/);
+    expect(() => repeatedRandomTokens(gpt.cfg, { n: 16 })).toThrow(/33 tokens, longer than the model's context nCtx 32 \(at most --seq-len 15\)/);
     expect(repeatedRandomTokens(gpt.cfg).n).toBe(15);
   });
 });

@@ -86,7 +86,7 @@ describe('evaluate / sweep / compare CLI', () => {
     expect(s.mib!.signed[9]).toBeCloseTo(1, 6);
     for (const f of ['roc-edge', 'roc-node', 'faithfulness-edges', 'mib-curve']) expect(readFileSync(join(dir, `sw.${f}.svg`), 'utf8')).toMatch(/^<svg/);
     expect(readFileSync(join(dir, 'sw.html'), 'utf8')).toContain('Pareto staircase');
-    expect(r.stdout).toMatch(/AUC vs min_int \(published circuit\): edges \d\.\d{4}, nodes \d\.\d{4}/);
+    expect(r.stdout).toMatch(/AUC vs min_int \(published circuit\): edges [\d.]+, nodes [\d.]+/);
   });
 
   it('compare: shared and differing edges, both metric sets', async () => {

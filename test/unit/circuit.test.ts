@@ -467,7 +467,7 @@ describe('serialize: reference circuits, auto-detection, DOT', () => {
     expect(dot.trimEnd().endsWith('}')).toBe(true);
     for (const k of G2.edgeKeys()) expect(dot).toContain(`id="${k}"`);
     expect(dot.match(/ -> /g)).toHaveLength(G2.nEdges);
-    expect(dot).toContain('"a0.h1" -> "a1.h0" [id="a0.h1->a1.h0<q>", color="#1f77b4", tooltip="a0.h1->a1.h0<q> (-2.000)", label="q"');
+    expect(dot).toContain('"a0.h1" -> "a1.h0" [id="a0.h1->a1.h0<q>", color="#1f77b4", tooltip="a0.h1->a1.h0<q> (-2)", label="q"');
     expect(dot).toMatch(/"a0.h1" -> "a1.h0" \[id="a0.h1->a1.h0<q>".*penwidth=5.00\]/);
     expect(dot).toContain('"input" -> "a0.h0" [id="input->a0.h0<k>", color="#2ca02c"');
     expect(dot).toContain('"input" -> "a0.h0" [id="input->a0.h0<v>", color="#d62728"');

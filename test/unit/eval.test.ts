@@ -9,12 +9,15 @@ import { describe, it, expect } from 'vitest';
 import { compareToReference, confusion, directEdges, paretoCurve, pessimisticAuc, referenceScorer, rocNodes, staircaseArea } from '../../src/eval/roc.js';
 import { mibArea, mibCircuitsFromScores, mibCircuitsFromSweep, mibCounts, MIB_SIZES, rankEdges, importanceSign } from '../../src/eval/mib.js';
 import { circuitComponents, removeNodes } from '../../src/eval/criteria.js';
-import { compareCircuits } from '../../src/eval/compare.js';
+import { compareCircuits, comparisonText } from '../../src/eval/compare.js';
+import type { CircuitFile } from '../../src/graph/circuit-file.js';
 import { align, mergeEmbed } from '../../src/eval/reference.js';
 import { readReferenceFile } from '../../src/cli/context.js';
 import { lineChartSvg } from '../../src/eval/plot.js';
-import { overlaySvg } from '../../src/eval/html.js';
-import { rankingSizes } from '../../src/eval/evaluate.js';
+import { comparisonHtml, overlaySvg } from '../../src/eval/html.js';
+
+import { evaluationText, rankingSizes, type Evaluation } from '../../src/eval/evaluate.js';
+import { evaluationSections } from '../../src/eval/html.js';
 import { buildLayout, layoutEdges } from '../../src/graph/layout.js';
 import { presetConfig, resolveConfigJson } from '../../src/model/config.js';
 import { Rng } from '../../src/util/rng.js';
@@ -224,6 +227,66 @@ describe('criteria helpers and comparison', () => {
     expect(r.edges.onlyB).toEqual(['input->logits']);
     expect(r.edges.jaccard).toBe(0.5);
     expect(r.nodes.jaccard).toBe(1);
+    expect(r.warnings).toEqual([]); // no files: nothing to compare settings of
+  });
+
+  it('compare: circuits of different models / tasks / n are flagged, n shown', () => {
+    const edges = [{ from: 'a0.h0', to: 'logits', score: 0.5, inCircuit: true }, { from: 'input', to: 'a0.h0<q>', score: -1e-7, inCircuit: true }];
+    const file = (o: Partial<CircuitFile>): CircuitFile => ({
+      format: 'circuitscope-circuit', version: 1, model: 'permute_lists', modelConfig: { nLayers: 1, nHeads: 1, dModel: 8, attnOnly: true },
+      task: 'permute-lists', method: 'eap', threshold: 0.0031622776, topN: null, metric: 'logit_diff', ablation: 'resample', splitEmbed: false,
+      n: 40, seed: 0, backend: 'wasm', processing: [], createdAt: '2024-01-01T00:00:00Z', nodes: [], edges,
+      results: { metric: 'logit_diff', clean: 2, corrupted: -1, circuit: 1.5, faithfulness: 0.8333333, klCircuit: -3e-9, edgesKept: 2, edgesTotal: 3, seconds: 1.25, forwards: 1, backwards: 1 },
+      ...o,
+    });
+    const src = (name: string, f: CircuitFile) => ({ name, file: f, edges: new Set(f.edges.map((e) => `${e.from}->${e.to}`)), splitEmbed: false });
+    const same = compareCircuits(src('a.json', file({})), src('b.json', file({ method: 'acdc' })));
+    expect(same.warnings).toEqual([]);
+    expect(comparisonText(same)).not.toMatch(/warning/);
+    const c = compareCircuits(src('a.json', file({})), src('b.json', file({ model: 'gpt2', task: 'ioi', n: 100, topN: 40, threshold: null })));
+    expect(c.warnings).toEqual(['different model: A permute_lists, B gpt2', 'different task: A permute-lists, B ioi', 'different prompt count (n): A 40, B 100']);
+    expect([c.a.n, c.b.n, c.a.seed]).toEqual([40, 100, 0]);
+    expect(c.metrics.find((m) => m[0] === 'prompts (n)')).toEqual(['prompts (n)', 40, 100]);
+    const text = comparisonText(c);
+    expect(text.split('\n').slice(0, 5)).toEqual([
+      'warning: different model: A permute_lists, B gpt2',
+      'warning: different task: A permute-lists, B ioi',
+      'warning: different prompt count (n): A 40, B 100',
+      'A: a.json (2 edges, n=40, seed 0)',
+      'B: b.json (2 edges, n=100, seed 0)',
+    ]);
+    // one number format: integers plain, thresholds as fmtThreshold, KL noise as 0
+    expect(text).toMatch(/\n {2}top-n +— +40\n/);
+    expect(text).toMatch(/\n {2}threshold +3\.16e-3 +—\n/);
+    expect(text).toMatch(/\n {2}results\.klCircuit +0 +0\n/);
+    expect(text).not.toMatch(/-0\b|40\.00/);
+    expect(comparisonHtml(c, null)).toContain('Warning: different model: A permute_lists, B gpt2');
+  });
+});
+
+describe('evaluation text', () => {
+  const node = (n: string, drop: number, fc: number) => ({ node: n, removed: [], withNode: fc, withoutNode: fc - drop, drop, relative: drop / Math.abs(fc), normalised: drop / 3 });
+  const evaluation = (fc: number): Evaluation => ({
+    format: 'circuitscope-evaluation', version: 1,
+    circuit: { task: 'ioi', model: 'gpt2', method: 'eap', ablation: 'mean', splitEmbed: false, edges: 40, edgesTotal: 32491 },
+    batch: { n: 40, seed: 0 },
+    faithfulness: { metric: 'logit_diff', ablation: 'mean', full: 3, empty: 0, circuit: fc, ratio: fc / 3, normalised: fc / 3, kl: -4e-9, edges: 40, edgesTotal: 32491, extras: [] },
+    completeness: null,
+    minimality: { circuit: fc, scale: 3, nodes: [node('a9.h9', 0.8069, fc)], least: null },
+    curve: null, reference: null, circuitsRun: 3, seconds: 2.5,
+  });
+
+  it('one number format: no -0, integers plain, relative to F(C) n/a when F(C) is ~0', () => {
+    const t = evaluationText(evaluation(2e-8));
+    expect(t).toContain('40 of 32491 edges; mean ablation; 40 prompts (seed 0)');
+    expect(t).toContain('F(M) 3, F(empty) 0, F(C) 2e-8; F(C)/F(M) 6.667e-9; normalised 6.667e-9; KL(clean||C) 0');
+    expect(t).toMatch(/a9\.h9 +drop 0\.8069 +relative n\/a \(base ≈ 0\) +normalised 0\.269 /);
+    expect(t).not.toMatch(/40344698|-0\.0000|\b40\.00\b/);
+    const ok = evaluationText(evaluation(1.6));
+    expect(ok).toMatch(/a9\.h9 +drop 0\.8069 +relative 0\.504 +normalised 0\.269 /);
+    const html = evaluationSections(evaluation(2e-8), { nLayers: 12, nHeads: 12, attnOnly: false }, new Set()).join('\n');
+    expect(html).toContain('<td>n/a (base ≈ 0)</td>');
+    expect(html).not.toContain('4.034e7');
   });
 });
 

@@ -57,6 +57,6 @@ describe.skipIf(!gate.ok)('CLI on webgpu', () => {
     const a = await cli(['attention', '--model', M, '--tokens', ids, '--heads', 'a1.h0', '--out', join(dir, 'a.html')], 'webgpu');
     expect(a).toMatch(/a1\.h0/);
     const h = await cli(['heads', '--model', 'planted-induction', '--out', join(dir, 'h.json')], 'webgpu');
-    expect(h).toMatch(/induction\s+a1\.h0 1\.000/);
+    expect(h).toMatch(/induction\s+a1\.h0 1\b/);
   }, 600_000);
 });

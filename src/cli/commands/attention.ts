@@ -11,8 +11,10 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { initBackend, type BackendName } from '../../model/backend.js';
 import { attentionHtml, attentionPatterns, attentionSummary, tokenLabels } from '../../analysis/attention.js';
 import { allHeads, circuitHeads, circuitRole, headName, parseHeadList, type HeadRef } from '../../analysis/heads.js';
-import { buildTaskBatch, loadModelFor, onePrompt, readCircuit, taskFromArgs, writeOutput } from '../context.js';
-import { outputOptions, weightOptions } from '../options.js';
+import { buildTaskBatch, inputPaths, loadModelFor, onePrompt, readCircuit, taskFromArgs } from '../context.js';
+import { numberOption, outputOptions, quietOption, seedOption, weightOptions } from '../options.js';
+import { checkOutputs, reportWritten, writeOutputs } from '../output.js';
+import { Stages } from '../progress.js';
 
 interface AttentionArgs {
   backend: BackendName;
@@ -31,6 +33,7 @@ interface AttentionArgs {
   prependBos?: boolean;
   config?: string;
   processing?: string[];
+  quiet: boolean;
 }
 
 export const attentionCommand: CommandModule<object, AttentionArgs> = {
@@ -42,13 +45,14 @@ export const attentionCommand: CommandModule<object, AttentionArgs> = {
     .option('tokens', { type: 'string', describe: 'the prompt as token ids: 12,7,3 (toy models)' })
     .option('task', { type: 'string', describe: 'take the prompt from a task (see `circuitscope tasks`)' })
     .option('data', { type: 'string', describe: 'take the prompt from a custom task JSON' })
-    .option('index', { type: 'number', default: 0, describe: 'which of the task\'s prompts' })
-    .option('seed', { type: 'number', default: 0, describe: 'seed of the task\'s prompt generator' })
+    .option('index', numberOption('index', 'which of the task\'s prompts (from 0)', { int: true, min: 0 }, { default: 0 }))
+    .options(seedOption())
     .option('heads', { type: 'string', describe: 'heads: 5.5,6.9 or a5.h5 or 5.* (a whole layer); default all, or the circuit\'s' })
     .option('circuit', { type: 'string', describe: 'a circuit JSON (discover --out, or EAP-IG/MIB): show its heads' })
     .options(outputOptions('the patterns'))
     .option('prepend-bos', { type: 'boolean', describe: 'prepend BOS to --text (default: the model\'s default)' })
     .options(weightOptions)
+    .options(quietOption)
     .check((a) => {
       const given = ['text', 'tokens', 'task', 'data'].filter((k) => a[k] !== undefined);
       if (given.length === 0) return 'Give --text "<prompt>", --tokens 12,7,3, or --task <name>.';
@@ -59,9 +63,17 @@ export const attentionCommand: CommandModule<object, AttentionArgs> = {
     .example('$0 attention --model ../shared/fixtures/hf-gpt2-tiny/hf-save --text "When Mary and John went to the store, John gave a drink to" --heads 1.* --html att.html', '')
     .example('$0 attention --task ioi --model M --circuit circuit.json --html circuit-heads.html', '') as unknown as Argv<AttentionArgs>,
   handler: async (argv: ArgumentsCamelCase<AttentionArgs>) => {
+    checkOutputs('attention', [
+      ...(argv.out ? [{ flag: '--out', path: argv.out }] : []),
+      ...(argv.html ? [{ flag: '--html', path: argv.html }] : []),
+    ], inputPaths(argv));
+    const quiet = argv.quiet;
     const task = taskFromArgs(argv);
-    const backend = await initBackend(argv.backend);
-    const { loaded, name } = await loadModelFor('attention', { ...argv, quiet: argv.json }, task);
+    const stages = new Stages('attention', quiet);
+    const { backend, loaded, name } = await stages.run('load model', async () => {
+      const backend = await initBackend(argv.backend);
+      return { backend, ...(await loadModelFor('attention', { ...argv, quiet }, task)) };
+    });
     const model = loaded.model;
     try {
       const cfg = model.cfg;
@@ -79,29 +91,32 @@ export const attentionCommand: CommandModule<object, AttentionArgs> = {
         heads = [...heads, ...extra.filter((h) => !have.has(headName(h)))];
       }
       if (heads.length === 0) heads = allHeads(cfg);
-      const r = await attentionPatterns(model, tokens, heads);
+      const r = await stages.run('patterns', () => attentionPatterns(model, tokens, heads));
       const quoted = cfg.tokenizerName !== null;
       const out = {
         model: name, backend, tokens: r.tokens, strTokens: r.strTokens, circuit: argv.circuit ?? null,
         heads: r.heads.map((h) => ({ name: h.name, layer: h.layer, head: h.head, pattern: h.pattern })),
       };
-      const files: string[] = [];
       const jsonText = `${JSON.stringify(out)}\n`;
-      if (argv.out) { writeOutput(argv.out, jsonText); files.push(argv.out); }
+      const files: { path: string; text: string }[] = [];
+      if (argv.out) files.push({ path: argv.out, text: jsonText });
       if (argv.html) {
         const captions = new Map<string, string>();
         if (circuit) for (const h of heads) captions.set(headName(h), circuitRole(circuit.edges, h));
-        writeOutput(argv.html, attentionHtml(r, {
-          title: `Attention patterns: ${name}`,
-          intro: circuit ? [`Heads of the circuit ${argv.circuit}${circuit.file ? ` (${circuit.file.method} on task ${circuit.file.task})` : ''}; each caption lists the head's edges in the circuit.`] : [],
-          facts: [['model', name], ['backend', backend], ['heads', heads.map(headName).join(', ')], ...(task ? [['task prompt', `${task.name}, seed ${argv.seed}, index ${argv.index}`] as [string, string]] : [])],
-          captions, quoted,
-        }));
-        files.push(argv.html);
+        files.push({
+          path: argv.html,
+          text: attentionHtml(r, {
+            title: `Attention patterns: ${name}`,
+            intro: circuit ? [`Heads of the circuit ${argv.circuit}${circuit.file ? ` (${circuit.file.method} on task ${circuit.file.task})` : ''}; each caption lists the head's edges in the circuit.`] : [],
+            facts: [['model', name], ['backend', backend], ['heads', heads.map(headName).join(', ')], ...(task ? [['task prompt', `${task.name}, seed ${argv.seed}, index ${argv.index}`] as [string, string]] : [])],
+            captions, quoted,
+          }),
+        });
       }
+      const written = writeOutputs(files);
       if (argv.json) process.stdout.write(jsonText);
       else process.stdout.write(`${tokenLabels(r.strTokens, quoted).join('  ')}\n${attentionSummary(r, quoted)}\n`);
-      for (const f of files) process.stderr.write(`wrote ${f}\n`);
+      reportWritten(written, quiet);
     } finally {
       model.dispose();
     }

@@ -5,8 +5,6 @@
  * against the task's reference; --criteria adds completeness and minimality). Prints a text
  * report or --json; --html writes a page with the overlay of both circuits.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { initBackend, type BackendName } from '../../model/backend.js';
 import type { AblationKind } from '../../patching/ablation.js';
@@ -14,8 +12,10 @@ import { compareCircuits, comparisonText, type CircuitSource } from '../../eval/
 import { evaluateCircuit, evaluatorFor, type Evaluation } from '../../eval/evaluate.js';
 import { comparisonHtml } from '../../eval/html.js';
 import { fileEdges } from '../../eval/reference.js';
-import { loadCircuit, referenceOption, taskAndModel, type LoadedCircuit } from '../context.js';
-import { circuitTaskOptions } from '../options.js';
+import { inputPaths, loadCircuit, referenceOption, taskAndModel, type LoadedCircuit } from '../context.js';
+import { ablationOption, batchSizeOption, circuitTaskOptions, promptsOption, quietOption, seedOption } from '../options.js';
+import { checkOutputs, reportWritten, writeOutputs } from '../output.js';
+import { Stages } from '../progress.js';
 
 interface CompareArgs {
   backend: BackendName;
@@ -35,6 +35,7 @@ interface CompareArgs {
   ablation?: AblationKind;
   n?: number;
   seed?: number;
+  batchSize?: number;
   quiet: boolean;
 }
 
@@ -51,11 +52,14 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
     .option('criteria', { type: 'boolean', default: false, describe: 'with --evaluate: completeness and minimality too' })
     .options(circuitTaskOptions("A's", 'for --evaluate'))
     .option('reference', { type: 'string', describe: "with --evaluate: reference circuit (task, file or 'none'; default the task's)" })
-    .option('ablation', { choices: ['resample', 'zero', 'mean'] as const, describe: "with --evaluate: ablation (default: A's)" })
-    .option('n', { type: 'number', describe: "with --evaluate: prompts (default: A's)" })
-    .option('seed', { type: 'number', describe: "with --evaluate: prompt seed (default: A's)" })
-    .option('quiet', { type: 'boolean', default: false, describe: 'no notices' }) as unknown as Argv<CompareArgs>,
+    .options(ablationOption("with --evaluate: ablation (default: A's)"))
+    .options(promptsOption("with --evaluate: prompts (default: A's)"))
+    .options(seedOption("with --evaluate: prompt seed (default: A's)", null))
+    .options(batchSizeOption)
+    .options(quietOption) as unknown as Argv<CompareArgs>,
   handler: async (argv: ArgumentsCamelCase<CompareArgs>) => {
+    checkOutputs('compare', [...(argv.out ? [{ flag: '--out', path: argv.out }] : []), ...(argv.html ? [{ flag: '--html', path: argv.html }] : [])], inputPaths(argv));
+    const stages = new Stages('compare', argv.quiet);
     const lc = (p: string) => loadCircuit(p, { task: argv.task, model: argv.model, ablation: argv.ablation, n: argv.n, seed: argv.seed });
     const A = lc(argv.a), B = lc(argv.b);
     const source = (c: LoadedCircuit, evaluation?: Evaluation | null): CircuitSource => ({
@@ -63,29 +67,34 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
     });
     let evals: [Evaluation, Evaluation] | null = null;
     if (argv.evaluate) {
-      await initBackend(argv.backend);
-      const { task, loaded } = await taskAndModel(A.file, argv, 'compare');
+      const { task, loaded } = await stages.run('load model', async () => {
+        await initBackend(argv.backend);
+        return taskAndModel(A.file, argv, 'compare');
+      });
       try {
         const cfg = loaded.model.cfg;
         for (const c of [A, B]) if (c.imported) c.file.modelConfig = { nLayers: cfg.nLayers, nHeads: cfg.nHeads, dModel: cfg.dModel, attnOnly: cfg.attnOnly };
         const reference = referenceOption(argv.reference, task, A.file, argv.quiet || argv.json);
-        const run = async (c: LoadedCircuit) => {
+        const run = async (c: LoadedCircuit, which: string) => {
           // both on A's prompts and ablation (unless overridden), each on its own embedding split
-          const ev = await evaluatorFor(loaded.model, task, { ...A.file, splitEmbed: c.file.splitEmbed }, { n: argv.n, seed: argv.seed, ablation: argv.ablation });
-          try { return await evaluateCircuit(ev, c.file, { reference, criteria: argv.criteria, source: c.path }); } finally { ev.dispose(); }
+          stages.start(`${which}: setup`);
+          const ev = await evaluatorFor(loaded.model, task, { ...A.file, splitEmbed: c.file.splitEmbed }, { n: argv.n, seed: argv.seed, ablation: argv.ablation, batchSize: argv.batchSize });
+          try {
+            return await evaluateCircuit(ev, c.file, { reference, criteria: argv.criteria, source: c.path, onStage: (s) => stages.start(`${which}: ${s}`) });
+          } finally { ev.dispose(); stages.end(); }
         };
-        evals = [await run(A), await run(B)];
+        evals = [await run(A, 'A'), await run(B, 'B')];
       } finally {
         loaded.model.dispose();
       }
     }
     const c = compareCircuits(source(A, evals?.[0]), source(B, evals?.[1]));
-    if (argv.out) { mkdirSync(dirname(resolve(argv.out)), { recursive: true }); writeFileSync(argv.out, JSON.stringify(c, null, 1) + '\n'); }
-    if (argv.html) {
-      mkdirSync(dirname(resolve(argv.html)), { recursive: true });
-      const m = A.file.modelConfig;
-      writeFileSync(argv.html, comparisonHtml(c, m.nLayers ? m : null));
-    }
-    process.stdout.write((argv.json ? JSON.stringify(c, null, 1) : comparisonText(c)) + '\n');
+    const json = JSON.stringify(c, null, 1) + '\n';
+    const m = A.file.modelConfig;
+    const written = writeOutputs([...(argv.out ? [{ path: argv.out, text: json }] : []), ...(argv.html ? [{ path: argv.html, text: comparisonHtml(c, m.nLayers ? m : null) }] : [])]);
+    // the warnings are in the text; with --json they would be buried in it, so they go to stderr too
+    if (argv.json && !argv.quiet) for (const w of c.warnings) process.stderr.write(`warning: ${w}\n`);
+    process.stdout.write(argv.json ? json : `${comparisonText(c)}${argv.evaluate ? `\n${stages.summary()}` : ''}\n`);
+    reportWritten(written, argv.quiet);
   },
 };

@@ -4,22 +4,27 @@
  * print the kept edges grouped by receiver with the metric numbers. ACDC checkpoints after
  * every receiver to `<out>.checkpoint.json`; `--resume` continues from it.
  */
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { existsSync, rmSync } from 'node:fs';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { hideBin } from 'yargs/helpers';
 import { initBackend, type BackendName } from '../../model/backend.js';
 import { discover } from '../../discovery/run.js';
-import { methodNames } from '../../discovery/registry.js';
+import { getMethod } from '../../discovery/registry.js';
 import { toDot, toMib, type CircuitFile } from '../../graph/circuit-file.js';
 import { circuitHtml } from '../../report/circuit-html.js';
 import { getTask } from '../../tasks/registry.js';
 import { loadCustomTask } from '../../tasks/custom.js';
-import { progressBar } from '../progress.js';
+import { fmtNum, fmtThreshold } from '../../util/format.js';
+import { Stages } from '../progress.js';
 import { reportSections } from '../../eval/report.js';
 import { taskWithCorruption } from '../../tasks/ioi/corruption.js';
 import { startWorkers, workersOption } from '../workers.js';
-import { taskOptions, weightOptions } from '../options.js';
-import { fileCheckpoint, modelForTask } from '../context.js';
+import {
+  ablationOption, batchSizeOption, metricOption, methodCheck, methodOptions, oneTask, promptsOption, quietOption,
+  renamed, seedOption, selectionOptions, taskOptions, weightOptions,
+} from '../options.js';
+import { fileCheckpoint, inputPaths, modelForTask } from '../context.js';
+import { checkOutputs, reportWritten, writeOutputs } from '../output.js';
 
 interface DiscoverArgs {
   backend: BackendName;
@@ -30,8 +35,8 @@ interface DiscoverArgs {
   method: string;
   threshold?: number;
   topN?: number;
-  greedy: boolean;
-  absValue: boolean;
+  greedy?: boolean;
+  absValue?: boolean;
   metric?: 'kl' | 'task';
   ablation: 'resample' | 'zero' | 'mean';
   n: number;
@@ -39,13 +44,14 @@ interface DiscoverArgs {
   out: string;
   splitEmbed: boolean;
   speculate?: number;
-  steps: number;
+  steps?: number;
   resume: boolean;
   quiet: boolean;
   processing?: string[];
   mib?: string;
-  html: boolean;
-  evaluation: boolean;
+  html?: string | false;
+  evaluate: boolean;
+  json: boolean;
   batchSize?: number;
   corrupt?: string;
   workers: string;
@@ -54,90 +60,123 @@ interface DiscoverArgs {
 export function summary(file: CircuitFile): string {
   const r = file.results;
   const lines: string[] = [];
-  lines.push(`${file.method} on ${file.model}, task ${file.task}: ${r.edgesKept} of ${r.edgesTotal} edges kept (${file.metric}, ${file.ablation} ablation, n=${file.n}, ${r.seconds.toFixed(1)} s)`);
+  lines.push(`${file.method} on ${file.model}, task ${file.task}: ${r.edgesKept} of ${r.edgesTotal} edges kept (${selectionText(file)}; ${file.metric}, ${file.ablation} ablation, n=${file.n})`);
   const byReceiver = new Map<string, string[]>();
   for (const e of file.edges) if (e.inCircuit) { if (!byReceiver.has(e.to)) byReceiver.set(e.to, []); byReceiver.get(e.to)!.push(e.from); }
   for (const [rcv, ss] of byReceiver) lines.push(`  ${rcv.padEnd(14)} <- ${ss.join(', ')}`);
-  const f = (x: number | null) => (x === null ? 'n/a' : x.toFixed(4));
+  const f = (x: number | null) => fmtNum(x, 4, 1e-9);
   lines.push(`metric ${r.metric}: clean ${f(r.clean)}, corrupted ${f(r.corrupted)}, circuit ${f(r.circuit)}; faithfulness ${f(r.faithfulness)}; KL(clean||circuit) ${f(r.klCircuit)}`);
   return lines.join('\n');
 }
 
-export function writeOutputs(file: CircuitFile, out: string, opts: { html: boolean; mib?: string; sections?: string[] }): string[] {
+/** How the circuit was picked, and what pruning took away: "top-n 40; 17 dangling edges pruned". */
+export function selectionText(file: CircuitFile): string {
+  const p = file.results.danglingPruned ?? 0;
+  const how = file.topN !== null ? `${file.greedy ? 'greedy ' : ''}top-n ${file.topN}` : file.threshold !== null ? `threshold ${fmtThreshold(file.threshold)}` : file.method === 'imported' ? 'imported' : 'default selection';
+  return `${how}${p ? `; ${p} dangling edge${p === 1 ? '' : 's'} pruned (not on an input-to-logits path)` : ''}`;
+}
+
+/** The files discover writes: the circuit JSON, DOT beside it, the HTML report and the MIB export when asked. */
+function outputPaths(out: string, o: { html?: string | false; mib?: string }): { json: string; dot: string; html: string | null; mib: string | null; checkpoint: string } {
   const base = out.replace(/\.json$/, '');
-  mkdirSync(dirname(resolve(out)), { recursive: true });
-  const written = [out];
-  writeFileSync(out, JSON.stringify(file, null, 1) + '\n');
-  writeFileSync(`${base}.dot`, toDot(file)); written.push(`${base}.dot`);
-  if (opts.html) { writeFileSync(`${base}.html`, circuitHtml(file, opts.sections)); written.push(`${base}.html`); }
-  if (opts.mib) { writeFileSync(opts.mib, JSON.stringify(toMib(file)) + '\n'); written.push(opts.mib); }
-  return written;
+  return { json: out, dot: `${base}.dot`, html: o.html === false ? null : o.html || `${base}.html`, mib: o.mib ?? null, checkpoint: `${base}.checkpoint.json` };
+}
+
+/** The command line that resumes this run: the same arguments plus --resume. */
+function resumeCommand(): string {
+  const q = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`);
+  const args = hideBin(process.argv);
+  return `circuitscope ${args.map(q).join(' ')}${args.includes('--resume') ? '' : ' --resume'}`;
 }
 
 export const discoverCommand: CommandModule<object, DiscoverArgs> = {
   command: 'discover',
   describe: 'Find a circuit for a task with ACDC, EAP or EAP-IG; write JSON, DOT and HTML',
-  builder: (y: Argv<object>) => y
+  builder: (y: Argv<object>) => renamed(y
     .options(taskOptions)
     .option('model', { type: 'string', describe: 'model: preset, directory, file, HF name or shipped model (default: the task\'s)' })
-    .option('method', { choices: methodNames(), default: 'acdc', describe: 'discovery method' })
-    .option('threshold', { type: 'number', describe: 'ACDC threshold, or a |score| threshold for EAP/EAP-IG' })
-    .option('top-n', { type: 'number', describe: 'keep the n best-scoring edges (EAP/EAP-IG)' })
-    .option('greedy', { type: 'boolean', default: false, describe: 'grow the circuit greedily from the logits (with --top-n)' })
-    .option('abs-value', { type: 'boolean', default: false, describe: 'ACDC: compare |metric change| with the threshold' })
-    .option('metric', { choices: ['kl', 'task'] as const, describe: 'objective: KL(clean||patched) or the task metric (default: kl for ACDC, task for EAP)' })
-    .option('ablation', { choices: ['resample', 'zero', 'mean'] as const, default: 'resample' as const, describe: 'what replaces edges outside the circuit' })
-    .option('n', { type: 'number', default: 100, describe: 'number of prompts' })
-    .option('seed', { type: 'number', default: 0, describe: 'seed of the task\'s prompt generator' })
-    .option('out', { type: 'string', default: 'circuit.json', describe: 'output circuit JSON (DOT and HTML beside it)' })
-    .option('split-embed', { type: 'boolean', default: false, describe: 'split the input sender into tok and pos' })
-    .option('speculate', { type: 'number', describe: 'ACDC: removals evaluated per batched forward (same result; default 8 on webgpu, else 1); >1 pays off when per-op overhead dominates (few prompts, GPU), not on CPU with many prompts' })
-    .option('steps', { type: 'number', default: 5, describe: 'EAP-IG interpolation steps' })
-    .option('resume', { type: 'boolean', default: false, describe: 'ACDC: continue from <out>.checkpoint.json' })
-    .option('quiet', { type: 'boolean', default: false, describe: 'no progress bar or notices' })
-    .options(weightOptions)
+    .options(methodOptions())
+    .options(selectionOptions)
+    .options(metricOption)
+    .options(ablationOption('what replaces edges outside the circuit', 'resample'))
+    .options(promptsOption('number of prompts', 100))
+    .options(seedOption())
+    .option('out', { type: 'string', default: 'circuit.json', describe: 'output circuit JSON (DOT beside it)' })
+    .option('html', { type: 'string', describe: 'the HTML report (default <out>.html; --no-html skips it)' })
     .option('mib', { type: 'string', describe: 'also export the circuit as EAP-IG/MIB graph JSON to this file' })
-    .option('html', { type: 'boolean', default: true, describe: 'write the HTML report' })
-    .option('evaluation', { type: 'boolean', default: true, describe: 'HTML report: evaluation section (faithfulness vs size, ROC vs the reference); --no-evaluation skips it' })
+    .option('json', { type: 'boolean', default: false, describe: 'print the circuit JSON on stdout instead of the summary' })
+    .option('evaluate', { type: 'boolean', default: true, describe: 'HTML report: evaluation section (faithfulness vs size, ROC vs the reference); --no-evaluate skips it' })
+    .option('split-embed', { type: 'boolean', default: false, describe: 'split the input sender into tok and pos' })
+    .option('resume', { type: 'boolean', default: false, describe: 'ACDC: continue from <out>.checkpoint.json' })
+    .options(quietOption)
+    .options(weightOptions)
     .option('corrupt', { type: 'string', describe: 'corrupted distribution: abc (the task\'s own) or an IOI flip, "flip:ABB->BAB" or flip:BAB (also CDD, BAA, DCD, ABA, ABB)' })
-    .option('batch-size', { type: 'number', describe: 'run the prompts in chunks of this many rows (bounds memory; same circuit)' })
+    .options(batchSizeOption)
     .option('workers', workersOption)
+    .check(oneTask)
+    .check(methodCheck)
     .check((a) => {
-      if (!a.task && !a.data) throw new Error('give --task <name> or --data <file.json>');
-      if (a.task && a.data) throw new Error('give either --task or --data, not both');
-      if (!(Number.isInteger(a.n) && a.n > 0)) throw new Error(`--n must be a positive integer, got ${a.n}`);
-      if (a.threshold !== undefined && !Number.isFinite(a.threshold)) throw new Error('--threshold must be a number');
+      if (a.resume && !getMethod(a.method as string).checkpoints) throw new Error(`--resume: --method ${a.method} keeps no checkpoint (it runs in one go)`);
       return true;
-    }) as unknown as Argv<DiscoverArgs>,
+    }), { evaluation: '--evaluate / --no-evaluate' }) as unknown as Argv<DiscoverArgs>,
   handler: async (argv: ArgumentsCamelCase<DiscoverArgs>) => {
-    const backend = await initBackend(argv.backend);
-    const task = taskWithCorruption(argv.data ? loadCustomTask(argv.data) : getTask(argv.task!), argv.corrupt);
-    const { loaded, name } = await modelForTask(task, argv.model, { config: argv.config, processing: argv.processing, quiet: argv.quiet });
-    const checkpoint = `${argv.out.replace(/\.json$/, '')}.checkpoint.json`;
-    mkdirSync(dirname(resolve(argv.out)), { recursive: true }); // the checkpoint is written before the outputs
-    if (argv.resume && !existsSync(checkpoint)) throw new Error(`--resume: no checkpoint at ${checkpoint}`);
-    const bar = progressBar(argv.method, argv.quiet);
-    const pool = await startWorkers(loaded.model, argv.workers, backend, argv.n, { task: argv.task, data: argv.data, corrupt: argv.corrupt });
+    const paths = outputPaths(argv.out, argv);
+    const method = getMethod(argv.method);
+    checkOutputs('discover', [
+      { flag: '--out', path: paths.json }, { flag: '', path: paths.dot },
+      ...(paths.html ? [{ flag: argv.html ? '--html' : '', path: paths.html }] : []),
+      ...(paths.mib ? [{ flag: '--mib', path: paths.mib }] : []),
+      ...(method.checkpoints ? [{ flag: '', path: paths.checkpoint }] : []),
+    ], inputPaths(argv));
+    if (argv.resume && !existsSync(paths.checkpoint)) throw new Error(`--resume: no checkpoint at ${paths.checkpoint}`);
+    const quiet = argv.quiet;
+    const stages = new Stages('discover', quiet);
+    const { backend, task, loaded, name } = await stages.run('load model', async () => {
+      const backend = await initBackend(argv.backend);
+      const task = taskWithCorruption(argv.data ? loadCustomTask(argv.data) : getTask(argv.task!), argv.corrupt);
+      return { backend, task, ...(await modelForTask(task, argv.model, { config: argv.config, processing: argv.processing, quiet })) };
+    });
+    const onInterrupt = () => {
+      const saved = method.checkpoints && existsSync(paths.checkpoint);
+      process.stderr.write(`\ninterrupted: ${saved ? `${argv.method}'s progress is saved in ${paths.checkpoint}; continue with\n  ${resumeCommand()}` : 'nothing was saved (no checkpoint yet)'}\n`);
+      process.exit(130);
+    };
+    process.once('SIGINT', onInterrupt);
+    let pool: Awaited<ReturnType<typeof startWorkers>>;
+    try {
+      pool = await stages.run('workers', () => startWorkers(loaded.model, argv.workers, backend, argv.n, { task: argv.task, data: argv.data, corrupt: argv.corrupt }));
+    } catch (e) { loaded.model.dispose(); throw e; }
     try {
       const { file, evaluator } = await discover(loaded.model, task, {
         method: argv.method, threshold: argv.threshold, topN: argv.topN, greedy: argv.greedy,
         absValue: argv.absValue, metric: argv.metric, ablation: argv.ablation, n: argv.n, seed: argv.seed,
-        splitEmbed: argv.splitEmbed, speculate: argv.speculate ?? (backend === 'webgpu' ? 8 : 1), steps: argv.steps, batchSize: argv.batchSize,
-        checkpoint: fileCheckpoint(checkpoint), resume: argv.resume,
-        modelName: name, backend, onProgress: bar.update, pool,
+        splitEmbed: argv.splitEmbed, speculate: argv.speculate, steps: argv.steps, batchSize: argv.batchSize,
+        checkpoint: fileCheckpoint(paths.checkpoint), resume: argv.resume,
+        modelName: name, backend, onProgress: stages.onProgress, onStage: (s) => stages.start(s === 'method' ? argv.method : s), pool,
       });
       let sections: string[] = [];
       try {
-        bar.done();
-        if (argv.html && argv.evaluation) sections = (await reportSections(loaded.model, task, file, { evaluator })).sections;
+        if (paths.html && argv.evaluate) {
+          stages.start('report');
+          sections = (await reportSections(loaded.model, task, file, { evaluator })).sections;
+        }
       } finally {
         evaluator.dispose();
       }
-      const written = writeOutputs(file, argv.out, { html: argv.html, mib: argv.mib, sections });
-      if (existsSync(checkpoint)) rmSync(checkpoint);
-      process.stdout.write(summary(file) + '\n');
-      if (!argv.quiet) process.stderr.write(`wrote ${written.join(', ')}\n`);
+      stages.end();
+      file.results.wall = stages.seconds();
+      const files = [
+        { path: paths.json, text: JSON.stringify(file, null, 1) + '\n' },
+        { path: paths.dot, text: toDot(file) },
+        ...(paths.html ? [{ path: paths.html, text: circuitHtml(file, sections) }] : []),
+        ...(paths.mib ? [{ path: paths.mib, text: JSON.stringify(toMib(file)) + '\n' }] : []),
+      ];
+      const written = writeOutputs(files);
+      if (existsSync(paths.checkpoint)) rmSync(paths.checkpoint);
+      process.stdout.write(argv.json ? files[0].text : `${summary(file)}\n${stages.summary()}\n`);
+      reportWritten(written, quiet);
     } finally {
+      process.removeListener('SIGINT', onInterrupt);
       pool?.close();
       loaded.model.dispose();
     }

@@ -1,9 +1,11 @@
 /**
  * `circuitscope graph`: the size of a model's component graph, from its config alone (no
- * weights are read). `--model` is a preset (gpt2-small, attn-only-4l, redwood-attn-2l), a
- * shipped model name, a model directory (its config.json, Hugging Face or TransformerLens
- * dialect), a config .json file, a weights file (the config.json beside it), or a Hugging
- * Face cache name. `--config` names the config explicitly.
+ * weights are read). `--model` takes what the other commands take: a preset (gpt2-small,
+ * attn-only-4l, redwood-attn-2l), a shipped model name, a shared toy model name as
+ * `circuitscope tasks` lists them (min_int, permute_lists, ...), `planted-induction`, a model
+ * directory (its config.json, Hugging Face or TransformerLens dialect), a config .json file, a
+ * weights file (the config.json beside it), or a Hugging Face cache name. `--config` names the
+ * config explicitly.
  *
  * `--json` prints `{ "senders", "receivers", "edges", "edgesAcdc" }` followed by `model`,
  * `nLayers`, `nHeads`, `attnOnly`, `positionalEmbeddingType`, `splitEmbed`.
@@ -15,6 +17,8 @@ import { PRESETS, presetConfig, resolveConfigJson, type ModelConfig } from '../.
 import { shippedModelPath } from '../../model/load-model.js';
 import { looksLikeHfName, resolveHfName } from '../../model/loaders/hf-gpt2.js';
 import { buildGraph } from '../../graph/graph.js';
+import { PLANTED_INDUCTION, plantedInductionModel } from '../../analysis/planted.js';
+import { resolveSharedModel } from '../../tasks/shared-models.js';
 
 interface GraphArgs {
   model: string;
@@ -50,6 +54,7 @@ function readConfig(path: string): ModelConfig {
 export function configForSpec(spec: string, configPath?: string): ModelConfig {
   if (configPath) return readConfig(configPath);
   if (PRESETS[spec] && !existsSync(spec)) return presetConfig(spec);
+  if (spec === PLANTED_INDUCTION && !existsSync(spec)) return plantedInductionModel().cfg;
   if (existsSync(spec)) {
     if (statSync(spec).isDirectory()) {
       const f = join(spec, 'config.json');
@@ -63,12 +68,14 @@ export function configForSpec(spec: string, configPath?: string): ModelConfig {
   }
   const shipped = shippedModelPath(spec);
   if (shipped) return readConfig(join(shipped, 'config.json'));
+  const shared = resolveSharedModel(spec);
+  if (shared) return readConfig(join(shared, 'config.json'));
   if (looksLikeHfName(spec)) {
     let dir: string | null = null;
     try { dir = resolveHfName(spec); } catch { dir = null; }
     if (dir) return readConfig(join(dir, 'config.json'));
   }
-  throw new Error(`graph: --model '${spec}' is not a preset (${Object.keys(PRESETS).join(', ')}), a shipped model, a directory with config.json, a config or weights file, or a Hugging Face model in the local cache`);
+  throw new Error(`graph: --model '${spec}' is not a preset (${Object.keys(PRESETS).join(', ')}), a shipped or shared toy model, ${PLANTED_INDUCTION}, a directory with config.json, a config or weights file, or a Hugging Face model in the local cache`);
 }
 
 export function graphSummary(cfg: ModelConfig, splitEmbed: boolean): GraphSummary {

@@ -11,9 +11,11 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { initBackend, tf, type BackendName } from '../../model/backend.js';
 import type { ModelConfig } from '../../model/config.js';
 import { loadModel } from '../../model/load-model.js';
-import { PROCESSING_STEPS } from '../../model/processing.js';
 import { tokenizerFor, type Tokenizer } from '../../model/tokenizer.js';
 import type { HookedTransformer } from '../../model/transformer.js';
+import { fmtNum } from '../../util/format.js';
+import { quietOption, seedOption, topOption, weightOptions } from '../options.js';
+import { Stages } from '../progress.js';
 
 export interface TopToken {
   id: number;
@@ -40,6 +42,7 @@ interface LogitsArgs {
   config?: string;
   processing?: string[];
   seed: number;
+  quiet: boolean;
 }
 
 /** Parse "12,7,3" (commas and/or spaces) into ids checked against the model's vocabulary. */
@@ -108,7 +111,7 @@ export function formatTable(r: LogitsResult, strTokens: string[]): string {
   lines.push(`backend  ${r.backend}`);
   lines.push(`tokens   ${r.tokens.length}: ${strTokens.map((s) => JSON.stringify(s)).join(' ')}`);
   lines.push('');
-  const rows = r.top.map((t, i) => [String(i + 1), String(t.id), JSON.stringify(t.token), t.logit.toFixed(4), t.prob.toPrecision(4)]);
+  const rows = r.top.map((t, i) => [String(i + 1), String(t.id), JSON.stringify(t.token), fmtNum(t.logit), fmtNum(t.prob)]);
   const head = ['rank', 'id', 'token', 'logit', 'prob'];
   const w = head.map((h, j) => Math.max(h.length, ...rows.map((row) => row[j].length)));
   const right = [true, true, false, true, true];
@@ -131,22 +134,24 @@ export const logitsCommand: CommandModule<object, LogitsArgs> = {
       .option('text', { type: 'string', describe: 'the prompt, tokenised by the model\'s tokenizer' })
       .option('tokens', { type: 'string', describe: 'token ids as they are, comma separated: 12,7,3 (no BOS added)' })
       .option('prepend-bos', { type: 'boolean', describe: 'prepend BOS to --text (default: the model\'s default, on for GPT-2); --no-prepend-bos turns it off' })
-      .option('top', { type: 'number', default: 10, describe: 'how many candidates to show' })
+      .options(topOption('how many candidates to show', 10))
       .option('json', { type: 'boolean', default: false, describe: 'print {model, backend, tokens, top} as JSON' })
-      .option('config', { type: 'string', describe: 'config JSON for a bare weights file (Hugging Face or TransformerLens)' })
-      .option('processing', { type: 'array', string: true, choices: PROCESSING_STEPS, describe: 'weight processing to apply (raw weights by default)' })
-      .option('seed', { type: 'number', default: 0, describe: 'seed of the random weights of a preset' })
+      .options(weightOptions)
+      .options(seedOption('seed of the random weights of a preset'))
+      .options(quietOption)
       .conflicts('text', 'tokens')
       .check((a) => {
         if (a.text === undefined && a.tokens === undefined) return 'Give --text "<prompt>" or --tokens 12,7,3.';
-        if (!Number.isInteger(a.top) || (a.top as number) < 1) return `--top must be a positive integer, got ${a.top}.`;
         return true;
       })
       .example('$0 logits --model gpt2 --text "When Mary and John went to the store, John gave a drink to"', '')
       .example('$0 logits --model ./toy-model --tokens 17,42,200 --json', '') as unknown as Argv<LogitsArgs>,
   handler: async (argv: ArgumentsCamelCase<LogitsArgs>) => {
-    const backend = await initBackend(argv.backend);
-    const { model } = await loadModel(argv.model, { config: argv.config, processing: argv.processing, seed: argv.seed });
+    const stages = new Stages('logits', argv.quiet);
+    const { backend, model } = await stages.run('load model', async () => {
+      const backend = await initBackend(argv.backend);
+      return { backend, ...(await loadModel(argv.model, { config: argv.config, processing: argv.processing, seed: argv.seed, quiet: argv.quiet })) };
+    });
     try {
       const cfg = model.cfg;
       const tokens = promptTokens(cfg, argv.model, argv);

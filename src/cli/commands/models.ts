@@ -9,6 +9,7 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { PRESETS, presetConfig, resolveConfigJson, type ModelConfig } from '../../model/config.js';
 import { SHIPPED_DIR } from '../../model/load-model.js';
 import { listHfCache } from '../../model/loaders/hf-gpt2.js';
+import { quietOption } from '../options.js';
 
 export interface ModelRow {
   name: string;
@@ -69,13 +70,14 @@ function table(rows: ModelRow[]): string {
 
 interface ModelsArgs {
   json: boolean;
+  quiet: boolean;
 }
 
 export const modelsCommand: CommandModule<object, ModelsArgs> = {
   command: 'models',
   describe: 'List the presets, shipped models and Hugging Face cache checkpoints --model accepts',
   builder: (y: Argv) =>
-    y.option('json', { type: 'boolean', default: false, describe: 'print the list as JSON' }) as unknown as Argv<ModelsArgs>,
+    y.option('json', { type: 'boolean', default: false, describe: 'print the list as JSON' }).options(quietOption) as unknown as Argv<ModelsArgs>,
   handler: async (argv: ArgumentsCamelCase<ModelsArgs>) => {
     const rows = [...presetRows(), ...shippedRows(), ...hfCacheRows()];
     if (argv.json) {
@@ -83,8 +85,8 @@ export const modelsCommand: CommandModule<object, ModelsArgs> = {
       return;
     }
     process.stdout.write(`${table(rows)}\n`);
-    if (!rows.some((r) => r.kind === 'hf-cache')) {
-      process.stdout.write('\nNo GPT-2 checkpoint in the Hugging Face cache ($HF_HOME/hub or ~/.cache/huggingface/hub).\n');
+    if (!argv.quiet && !rows.some((r) => r.kind === 'hf-cache')) {
+      process.stderr.write('note: no GPT-2 checkpoint in the Hugging Face cache ($HF_HOME/hub or ~/.cache/huggingface/hub)\n');
     }
   },
 };

@@ -15,21 +15,28 @@
  * options, sweeps: { <name>: { title, rows, cols, rowLabels, colLabels, values, raw } }, seconds }`
  * where `values` are normalised ((patched - corrupted) / (clean - corrupted)) and `raw` are
  * logit differences; null marks a cell that does not exist (e.g. no edge for path patching).
+ *
+ * `--max-rows` bounds the rows (patched runs x prompts) of one batched forward; it was
+ * `--batch-size` before, which now means prompts per chunk everywhere else.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { initBackend, type BackendName } from '../../model/backend.js';
 import type { ModelConfig } from '../../model/config.js';
 import { loadModel } from '../../model/load-model.js';
-import { PROCESSING_STEPS } from '../../model/processing.js';
 import { tokenizerFor } from '../../model/tokenizer.js';
 import {
   PATCH_KINDS, PATCH_MODES, preparePatching, runPatching, topCells,
   type PatchBatch, type PatchKind, type PatchMode, type PatchResult, type Sweep,
 } from '../../patching/activation.js';
-import { heatmapSvg, htmlPage } from '../../report/heatmap.js';
+import { sweepSvgs } from '../../analysis/patch-report.js';
+import { htmlPage } from '../../report/heatmap.js';
 import { applyFlipPrompts, expandFlipFlags } from '../../tasks/ioi/corruption.js';
+import { fmtNum } from '../../util/format.js';
+import { inputPaths } from '../context.js';
+import { numberOption, outputOptions, quietOption, renamed, seedOption, weightOptions } from '../options.js';
+import { checkOutputs, reportWritten, writeOutputs, type PathArg } from '../output.js';
+import { Stages } from '../progress.js';
 
 interface PatchArgs {
   backend: BackendName;
@@ -52,7 +59,8 @@ interface PatchArgs {
   config?: string;
   processing?: string[];
   seed: number;
-  batchSize?: number;
+  maxRows?: number;
+  quiet: boolean;
 }
 
 type PromptValue = string | number[];
@@ -162,12 +170,10 @@ export function resolvePrompts(cfg: ModelConfig, specs: PromptSpec[], opts: { pr
 
 const splitList = (s: string | undefined) => (s ?? '').split(',').map((x) => x.trim()).filter((x) => x !== '');
 
-function fmt(v: number | null): string {
-  return v === null ? 'n/a' : v.toFixed(4);
-}
+const fmt = (v: number | null) => fmtNum(v);
 
 /** The terminal summary: metrics, then each sweep's top-5 cells. */
-export function formatSummary(o: PatchOutput, files: string[]): string {
+export function formatSummary(o: PatchOutput): string {
   const lines: string[] = [];
   lines.push(`model      ${o.model}`);
   lines.push(`backend    ${o.backend}`);
@@ -181,89 +187,97 @@ export function formatSummary(o: PatchOutput, files: string[]): string {
     const w = Math.max(0, ...top.map((c) => `${c.row}, ${c.col}`.length));
     for (const c of top) {
       const i = s.rowLabels.indexOf(c.row), j = s.colLabels.indexOf(c.col);
-      lines.push(`  ${`${c.row}, ${c.col}`.padEnd(w)}  ${c.value.toFixed(4).padStart(8)}  (raw ${fmt(s.raw[i][j])})`);
+      lines.push(`  ${`${c.row}, ${c.col}`.padEnd(w)}  ${fmt(c.value).padStart(9)}  (raw ${fmt(s.raw[i][j])})`);
     }
-  }
-  if (files.length > 0) {
-    lines.push('');
-    for (const f of files) lines.push(`wrote ${f}`);
   }
   return lines.join('\n');
 }
 
-function write(path: string, text: string): void {
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, text);
+/** The kinds one by one ('all' spelled out), in runPatching's order. */
+const KIND_ORDER: readonly PatchKind[] = ['resid', 'heads', 'qkv', 'pattern', 'path'];
+export function expandKinds(kinds: readonly PatchKind[]): PatchKind[] {
+  return KIND_ORDER.filter((k) => kinds.includes(k) || kinds.includes('all'));
 }
 
-function sweepSvg(s: Sweep, mode: PatchMode): string {
-  const center = mode === 'denoise' ? 0 : 1;
-  return heatmapSvg({
-    values: s.values, rowLabels: s.rowLabels, colLabels: s.colLabels,
-    title: `${s.name}: ${s.title}`,
-    subtitle: `${mode}; normalised logit difference, 1 = clean, 0 = corrupted; white = ${center} (unpatched)`,
-    center,
-    valueLabel: 'normalised logit diff',
-    tooltip: (i, j, v) => `${s.rowLabels[i]}, ${s.colLabels[j]}: ${v === null ? 'n/a' : `${v.toFixed(4)} (logit diff ${s.raw[i][j]!.toFixed(4)})`}`,
-  });
+/** The sweeps the kinds give (see runPatching), for the SVG file names checked before the run. */
+export function sweepNames(kinds: readonly PatchKind[], senders: readonly string[], receivers: readonly string[]): string[] {
+  const names: Record<PatchKind, string[]> = {
+    resid: ['resid_pre'], heads: ['head_out'], qkv: ['head_q', 'head_k', 'head_v'], pattern: ['head_pattern'],
+    path: ['path_logits', ...(senders.length && receivers.length ? ['path'] : senders.length ? ['path_q', 'path_k', 'path_v'] : receivers.length ? ['path_to_receivers'] : [])],
+    all: [],
+  };
+  return expandKinds(kinds).flatMap((k) => names[k]);
 }
 
 export const patchCommand: CommandModule<object, PatchArgs> = {
   command: 'patch',
   describe: 'Activation and path patching sweeps (resid_pre, heads, q/k/v, patterns, paths) with heatmaps',
-  builder: (y: Argv) =>
-    y
-      .option('model', { type: 'string', demandOption: true, describe: 'a checkpoint directory or file, a Hugging Face cache name (gpt2), a shipped model, or a preset (random weights)' })
-      .option('clean', { type: 'array', string: true, describe: 'clean prompt (repeat for several); a toy model takes ids: 52,42,17' })
-      .option('corrupt', { type: 'array', string: true, describe: 'corrupted prompt, same token length as its clean prompt (repeat); or an IOI flip of the clean prompt: "flip:ABB->BAB" or flip:BAB (once for all prompts)' })
-      .option('answer', { type: 'array', string: true, describe: 'the clean answer, one token (" Mary"; a toy model: an id); once for all prompts or once per prompt' })
-      .option('wrong', { type: 'array', string: true, describe: 'the wrong (corrupted) answer, one token; once for all prompts or once per prompt' })
-      .option('data', { type: 'string', describe: 'JSON file { "prompts": [{ "clean", "corrupt", "answer", "wrong", "position"? }] }; prompts as text or id arrays' })
-      .option('kind', {
-        type: 'array', string: true, choices: PATCH_KINDS, default: ['all'],
-        coerce: (xs: string[]) => xs.flatMap((x) => x.split(',')).map((x) => x.trim()).filter((x) => x !== ''),
-        describe: 'sweeps: resid (resid_pre by layer x position), heads (head outputs), qkv, pattern, path (head -> logits, plus --senders/--receivers), all',
-      })
-      .option('senders', { type: 'string', describe: 'path patching senders, comma separated: 9.6,9.9 (or a9.h6, m3, input)' })
-      .option('receivers', { type: 'string', describe: 'path patching receivers, comma separated: a10.h7<q>, a10.h7 (q, k and v), 10.7, m3, logits' })
-      .option('mode', { choices: PATCH_MODES, default: 'denoise' as PatchMode, describe: 'denoise: corrupted run, patch clean in; noise: clean run, patch corrupted in' })
-      .option('position', { type: 'number', describe: 'metric position for every prompt (negative counts from the end; default -1, the last)' })
-      .option('out', { type: 'string', describe: 'write the result JSON here' })
-      .option('html', { type: 'string', describe: 'write a self-contained HTML page with every heatmap here' })
-      .option('svg', { type: 'string', describe: 'write one SVG heatmap per sweep to <prefix><sweep>.svg' })
-      .option('json', { type: 'boolean', default: false, describe: 'print the result JSON on stdout instead of the summary' })
-      .option('prepend-bos', { type: 'boolean', describe: 'prepend BOS to text prompts (default: the model\'s default, on for GPT-2)' })
-      .option('config', { type: 'string', describe: 'config JSON for a bare weights file' })
-      .option('processing', { type: 'array', string: true, choices: PROCESSING_STEPS, describe: 'weight processing to apply (raw weights by default)' })
-      .option('seed', { type: 'number', default: 0, describe: 'seed of the random weights of a preset' })
-      .option('batch-size', { type: 'number', describe: 'rows per batched forward (patches x prompts); default from the model size' })
-      .conflicts('data', ['clean', 'corrupt'])
-      .check((a) => {
-        if (a.data === undefined && a.clean === undefined) return 'Give --clean/--corrupt/--answer/--wrong, or --data prompts.json.';
-        if (a.position !== undefined && !Number.isInteger(a.position)) return `--position must be an integer, got ${a.position}.`;
-        if (a.batchSize !== undefined && (!Number.isInteger(a.batchSize) || (a.batchSize as number) < 1)) return `--batch-size must be a positive integer, got ${a.batchSize}.`;
-        return true;
-      })
-      .example('$0 patch --model gpt2 --clean "When Mary and John went to the store, John gave a drink to" --corrupt "When Mary and John went to the store, Paul gave a drink to" --answer " Mary" --wrong " John" --html ioi.html', '')
-      .example('$0 patch --model ./permute_lists --data prompts.json --kind path --senders 0.0 --json', '') as unknown as Argv<PatchArgs>,
+  builder: (y: Argv) => renamed(y
+    .option('model', { type: 'string', demandOption: true, describe: 'a checkpoint directory or file, a Hugging Face cache name (gpt2), a shipped model, or a preset (random weights)' })
+    .option('clean', { type: 'array', string: true, describe: 'clean prompt (repeat for several); a toy model takes ids: 52,42,17' })
+    .option('corrupt', { type: 'array', string: true, describe: 'corrupted prompt, same token length as its clean prompt (repeat); or an IOI flip of the clean prompt: "flip:ABB->BAB" or flip:BAB (once for all prompts)' })
+    .option('answer', { type: 'array', string: true, describe: 'the clean answer, one token (" Mary"; a toy model: an id); once for all prompts or once per prompt' })
+    .option('wrong', { type: 'array', string: true, describe: 'the wrong (corrupted) answer, one token; once for all prompts or once per prompt' })
+    .option('data', { type: 'string', describe: 'JSON file { "prompts": [{ "clean", "corrupt", "answer", "wrong", "position"? }] }; prompts as text or id arrays' })
+    .option('kind', {
+      type: 'array', string: true, choices: PATCH_KINDS, default: ['all'],
+      coerce: (xs: string[]) => xs.flatMap((x) => x.split(',')).map((x) => x.trim()).filter((x) => x !== ''),
+      describe: 'sweeps: resid (resid_pre by layer x position), heads (head outputs), qkv, pattern, path (head -> logits, plus --senders/--receivers), all',
+    })
+    .option('senders', { type: 'string', describe: 'path patching senders, comma separated: 9.6,9.9 (or a9.h6, m3, input)' })
+    .option('receivers', { type: 'string', describe: 'path patching receivers, comma separated: a10.h7<q>, a10.h7 (q, k and v), 10.7, m3, logits' })
+    .option('mode', { choices: PATCH_MODES, default: 'denoise' as PatchMode, describe: 'denoise: corrupted run, patch clean in; noise: clean run, patch corrupted in' })
+    .option('position', numberOption('position', 'metric position for every prompt (negative counts from the end; default -1, the last)', { int: true }))
+    .options(outputOptions('the result'))
+    .option('svg', { type: 'string', describe: 'write one SVG heatmap per sweep to <prefix><sweep>.svg' })
+    .option('prepend-bos', { type: 'boolean', describe: 'prepend BOS to text prompts (default: the model\'s default, on for GPT-2)' })
+    .options(weightOptions)
+    .options(seedOption('seed of the random weights of a preset'))
+    .option('max-rows', numberOption('max-rows', 'rows (patched runs x prompts) per batched forward; bounds memory, same numbers (default: from the model size)', { int: true, min: 1 }))
+    .options(quietOption)
+    .conflicts('data', ['clean', 'corrupt'])
+    .check((a) => {
+      if (a.data === undefined && a.clean === undefined) return 'Give --clean/--corrupt/--answer/--wrong, or --data prompts.json.';
+      return true;
+    })
+    .example('$0 patch --model gpt2 --clean "When Mary and John went to the store, John gave a drink to" --corrupt "When Mary and John went to the store, Paul gave a drink to" --answer " Mary" --wrong " John" --html ioi.html', '')
+    .example('$0 patch --model ./permute_lists --data prompts.json --kind path --senders 0.0 --json', ''),
+  { 'batch-size': '--max-rows (rows per batched forward)' }) as unknown as Argv<PatchArgs>,
   handler: async (argv: ArgumentsCamelCase<PatchArgs>) => {
     const t0 = performance.now();
+    const quiet = argv.quiet;
+    const kinds = [...new Set(argv.kind)];
+    const senders = splitList(argv.senders), receivers = splitList(argv.receivers);
+    const outputs: PathArg[] = [
+      ...(argv.out ? [{ flag: '--out', path: argv.out }] : []),
+      ...(argv.html ? [{ flag: '--html', path: argv.html }] : []),
+      ...(argv.svg !== undefined ? sweepNames(kinds, senders, receivers).map((n) => ({ flag: '--svg', path: `${argv.svg}${n}.svg` })) : []),
+    ];
+    checkOutputs('patch', outputs, inputPaths(argv));
     const fromFile = argv.data !== undefined;
     const specs = applyFlipPrompts(fromFile ? readPromptFile(argv.data!) : promptsFromFlags(expandFlipFlags(argv)));
-    const backend = await initBackend(argv.backend);
-    const { model } = await loadModel(argv.model, { config: argv.config, processing: argv.processing, seed: argv.seed, quiet: argv.json });
+    const stages = new Stages('patch', quiet);
+    const { backend, model } = await stages.run('load model', async () => {
+      const backend = await initBackend(argv.backend);
+      return { backend, ...(await loadModel(argv.model, { config: argv.config, processing: argv.processing, seed: argv.seed, quiet })) };
+    });
     try {
       const batch = resolvePrompts(model.cfg, specs, {
         prependBos: argv.prependBos, position: argv.position,
         where: (i, field) => (fromFile ? `${argv.data}: prompts[${i}].${field}` : `--${field}${specs.length > 1 ? ` (prompt ${i})` : ''}`),
       });
-      const ctx = await preparePatching(model, batch, argv.mode);
-      const kinds = [...new Set(argv.kind)];
-      const senders = splitList(argv.senders), receivers = splitList(argv.receivers);
-      if (kinds.length === 1 && kinds[0] === 'path' && senders.length === 0 && receivers.length === 0) {
+      const ctx = await stages.run('clean and corrupted runs', () => preparePatching(model, batch, argv.mode));
+      if (!quiet && kinds.length === 1 && kinds[0] === 'path' && senders.length === 0 && receivers.length === 0) {
         process.stderr.write('note: --kind path without --senders or --receivers runs only the head -> logits sweep\n');
       }
-      const result = await runPatching(ctx, { kinds, senders, receivers, maxRows: argv.batchSize });
+      // One stage per kind (runPatching runs them one after the other; same numbers).
+      const sweeps: Sweep[] = [];
+      let result: PatchResult | null = null;
+      for (const k of expandKinds(kinds)) {
+        result = await stages.run(`${k} sweep${k === 'qkv' ? 's' : ''}`, () => runPatching(ctx, { kinds: [k], senders, receivers, maxRows: argv.maxRows }));
+        sweeps.push(...result.sweeps);
+      }
+      result = { ...(result ?? await runPatching(ctx, { kinds: [] })), sweeps };
       const out: PatchOutput = {
         model: argv.model, backend, mode: result.mode, metric: result.metric, normalisation: result.normalisation,
         clean: result.clean, corrupted: result.corrupted,
@@ -272,38 +286,38 @@ export const patchCommand: CommandModule<object, PatchArgs> = {
         sweeps: Object.fromEntries(result.sweeps.map(({ name, ...rest }) => [name, rest])),
         seconds: (performance.now() - t0) / 1000,
       };
-      const files: string[] = [];
       const jsonText = `${JSON.stringify(out, null, 2)}\n`;
-      if (argv.out) { write(argv.out, jsonText); files.push(argv.out); }
-      const svgs = result.sweeps.map((s) => ({ name: s.name, svg: sweepSvg(s, result.mode) }));
-      if (argv.svg !== undefined) for (const s of svgs) { const p = `${argv.svg}${s.name}.svg`; write(p, `${s.svg}\n`); files.push(p); }
+      const files: { path: string; text: string }[] = [];
+      if (argv.out) files.push({ path: argv.out, text: jsonText });
+      // One colour scale for every sweep of the run (the same quantity in each).
+      const svgs = sweepSvgs(result.sweeps, result.mode);
+      if (argv.svg !== undefined) for (const s of svgs) files.push({ path: `${argv.svg}${s.name}.svg`, text: `${s.svg}\n` });
       if (argv.html) {
         const tok = tokenizerFor(model.cfg);
         const str = (ids: number[]) => (model.cfg.tokenizerName !== null ? JSON.stringify(tok.decode(ids)) : `[${ids.join(',')}]`);
-        write(argv.html, htmlPage({
-          title: `Activation patching: ${argv.model}`,
-          intro: [
-            `Mode ${result.mode}: ${result.mode === 'denoise' ? 'the corrupted prompts run and clean activations are patched in (unpatched = 0).' : 'the clean prompts run and corrupted activations are patched in (unpatched = 1).'}`,
-            `Values are the normalised logit difference ${result.normalisation}. Hover a cell for its value and raw logit difference.`,
-          ],
-          facts: [
-            ['model', argv.model], ['backend', backend], ['mode', result.mode],
-            ['logit diff, clean', result.clean.toFixed(4)], ['logit diff, corrupted', result.corrupted.toFixed(4)],
-            ...out.prompts.flatMap((p, i): [string, string][] => [
-              [`prompt ${i} clean`, `${str(p.clean)} -> ${JSON.stringify(tok.idToString(p.answer))} vs ${JSON.stringify(tok.idToString(p.wrong))} at position ${p.position}`],
-              [`prompt ${i} corrupted`, str(p.corrupt)],
-            ]).slice(0, 20),
-          ],
-          figures: svgs.map((s) => ({ svg: s.svg })),
-        }));
-        files.push(argv.html);
+        files.push({
+          path: argv.html,
+          text: htmlPage({
+            title: `Activation patching: ${argv.model}`,
+            intro: [
+              `Mode ${result.mode}: ${result.mode === 'denoise' ? 'the corrupted prompts run and clean activations are patched in (unpatched = 0).' : 'the clean prompts run and corrupted activations are patched in (unpatched = 1).'}`,
+              `Values are the normalised logit difference ${result.normalisation}. Every heatmap uses the same colour scale. Hover a cell for its value and raw logit difference.`,
+            ],
+            facts: [
+              ['model', argv.model], ['backend', backend], ['mode', result.mode],
+              ['logit diff, clean', fmt(result.clean)], ['logit diff, corrupted', fmt(result.corrupted)],
+              ...out.prompts.flatMap((p, i): [string, string][] => [
+                [`prompt ${i} clean`, `${str(p.clean)} -> ${JSON.stringify(tok.idToString(p.answer))} vs ${JSON.stringify(tok.idToString(p.wrong))} at position ${p.position}`],
+                [`prompt ${i} corrupted`, str(p.corrupt)],
+              ]).slice(0, 20),
+            ],
+            figures: svgs.map((s) => ({ svg: s.svg })),
+          }),
+        });
       }
-      if (argv.json) {
-        process.stdout.write(jsonText);
-        for (const f of files) process.stderr.write(`wrote ${f}\n`);
-      } else {
-        process.stdout.write(`${formatSummary(out, files)}\n`);
-      }
+      const written = writeOutputs(files);
+      process.stdout.write(argv.json ? jsonText : `${formatSummary(out)}\n${stages.summary()}\n`);
+      reportWritten(written, quiet);
     } finally {
       model.dispose();
     }

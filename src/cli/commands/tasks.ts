@@ -8,6 +8,7 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { listTasks } from '../../tasks/registry.js';
 import type { Task } from '../../tasks/types.js';
+import { quietOption } from '../options.js';
 
 export interface TaskRow {
   name: string;
@@ -44,13 +45,14 @@ function table(rows: TaskRow[]): string {
   return [line(head), ...cells.map(line)].join('\n');
 }
 
-interface TasksArgs { json: boolean }
+interface TasksArgs { json: boolean; quiet: boolean }
 
 export const tasksCommand: CommandModule<object, TasksArgs> = {
   command: 'tasks',
   describe: 'List the built-in tasks, their models and reference circuits',
   builder: (y: Argv<object>) => y
     .option('json', { type: 'boolean', default: false, describe: 'print a JSON array' })
+    .options(quietOption)
     .example('$0 tasks --json', '') as unknown as Argv<TasksArgs>,
   handler: (argv: ArgumentsCamelCase<TasksArgs>) => {
     const rows = taskRows();
@@ -59,6 +61,6 @@ export const tasksCommand: CommandModule<object, TasksArgs> = {
       return;
     }
     process.stdout.write(table(rows) + '\n');
-    process.stdout.write('\nCustom tasks: --data file.json with { "prompts": [{ "clean", "corrupt", "answer", "wrong"? }], "metric"?, "position"? }.\n');
+    if (!argv.quiet) process.stderr.write('note: custom tasks: --data file.json with { "prompts": [{ "clean", "corrupt", "answer", "wrong"? }], "metric"?, "position"? }\n');
   },
 };
