@@ -54,14 +54,21 @@ export function checkOutputs(command: string, outputs: readonly PathArg[], input
   }
 }
 
+const WHY: Record<string, string> = {
+  ENOTDIR: 'a file is where its folder should be', EEXIST: 'a file is where its folder should be', EACCES: 'permission denied',
+  EPERM: 'permission denied', ENOSPC: 'the disk is full', EROFS: 'the file system is read-only', EISDIR: 'it is a folder',
+};
+
 /**
  * Write the files all or nothing (see the header); returns the paths written. The message of
  * a failure names the file and says that no output was changed.
  */
 export function writeOutputs(files: readonly { path: string; text: string }[]): string[] {
   const temps: { tmp: string; path: string }[] = [];
+  let current = files[0]?.path;
   try {
     for (const f of files) {
+      current = f.path;
       mkdirSync(dirname(resolve(f.path)), { recursive: true });
       const tmp = `${f.path}.${process.pid}.tmp`;
       temps.push({ tmp, path: f.path });
@@ -69,8 +76,9 @@ export function writeOutputs(files: readonly { path: string; text: string }[]): 
     }
   } catch (e) {
     for (const t of temps) rmSync(t.tmp, { force: true });
-    const bad = temps[temps.length - 1]?.path ?? files[0]?.path;
-    throw new Error(`cannot write ${bad}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (no output was changed)`);
+    const code = (e as NodeJS.ErrnoException).code ?? '';
+    const why = WHY[code] ? `${WHY[code]} (${code})` : code || (e as Error).message;
+    throw new Error(`cannot write ${current}: ${why}; no output was changed`);
   }
   for (const t of temps) renameSync(t.tmp, t.path);
   return files.map((f) => f.path);
