@@ -23,6 +23,10 @@
  *             util, model, graph, report, tasks, patching
  *   train     trains the shipped models: util, model, tasks
  *
+ * web/ (the browser app) sits above the engine: it may import src/ except src/cli/, and nothing
+ * in src/ imports web/. Nothing the app's page or worker reaches may be Node-only: no Node core
+ * module and none of the Node adapters (NODE_ONLY below); web/vite.config.ts is build tooling.
+ *
  * Plus: no import cycles among src/ files (type-only imports included: tsPreCompilationDeps),
  * commands in src/cli/commands/ never import each other (only their index registers them),
  * src/ never imports test/, bench/, models/ or scripts/, every import resolves (so a resolver
@@ -48,6 +52,16 @@ const LAYERS = {
 };
 
 const any = (names) => `^src/(${names.join('|')})/`;
+
+/** Modules that run only under Node: core modules, and the engine's Node adapters. */
+const NODE_ONLY = [
+  '^(node:)?(fs|path|url|os|child_process|module|zlib|worker_threads|http|https|net|crypto|stream|util)$',
+  '^src/model/(node-files|load-model|backend|backend-probe)\\.ts$',
+  '^src/model/loaders/(index|hf-cache)\\.ts$',
+  '^src/tasks/custom-file\\.ts$',
+  '^src/parallel/(pool|worker)\\.ts$',
+  '^src/cli/',
+];
 
 /** One rule per layer: nothing from `src/<layer>/` into a src/ folder outside its allowed set. */
 const layerRules = Object.entries(LAYERS)
@@ -98,6 +112,33 @@ module.exports = {
       from: { path: '^src/[^/]+/', pathNot: any(Object.keys(LAYERS)) },
       // (its imports of other unlisted folders are already the rule above)
       to: { path: `^src/((${Object.keys(LAYERS).join('|')})/|[^/]+$)` },
+    },
+    {
+      name: 'web-not-into-cli',
+      comment: 'web/ (the browser app) imports the engine, never the CLI',
+      severity: 'error',
+      from: { path: '^web/' },
+      to: { path: '^src/cli/' },
+    },
+    {
+      name: 'nothing-into-web',
+      comment: 'web/ is the top of the stack: nothing in src/ imports it',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { path: '^web/' },
+    },
+    {
+      name: 'web-reaches-no-node',
+      comment:
+        'nothing the page or its worker reaches runs only under Node (a core module, or one of the ' +
+        "engine's Node adapters: NODE_ONLY); loaders take bytes through ModelFiles",
+      severity: 'error',
+      from: { path: '^web/[^/]+\\.ts$', pathNot: '^web/vite\\.config\\.ts$' },
+      // Exception, to drop: src/discovery/run.ts and src/parallel/engine.ts type-import
+      // WorkerPool from src/parallel/pool.ts (worker_threads, url). Type-only, so erased from the
+      // bundle, but this reachability check cannot tell; once WorkerPool's interface lives
+      // beside the evaluator (not in pool.ts), remove this pathNot.
+      to: { reachable: true, path: NODE_ONLY, pathNot: '^((node:)?(worker_threads|url)|src/parallel/pool\\.ts)$' },
     },
     {
       name: 'src-not-to-outside',

@@ -20,7 +20,7 @@ export type { Task, TaskBatch } from './tasks/types.js';
 export { buildGraph, ComponentGraph, type BuildGraphOptions } from './graph/graph.js';
 export { Circuit, circuitFromNodes } from './graph/circuit.js';
 export { parseEdgeKey, normalizeEdgeKey, receiverNode, senderHook, receiverHook } from './graph/names.js';
-export { pruneDangling, selectGreedy, selectThreshold, selectTopN } from './graph/selection.js';
+export { pruneDangling, selectConnected, selectConnectedRanked, selectGreedy, selectThreshold, selectTopN, type ConnectedSelection } from './graph/selection.js';
 export {
   circuitFromJson, circuitFromMib, circuitToDot, circuitToJson, circuitToMib, readCircuit, readCircuitJson, toDot, toMib,
   type CircuitEdge, type CircuitFile, type CircuitResults, type MibGraphJson, type ReadCircuit,

@@ -19,7 +19,7 @@ import { PLANTED_INDUCTION, plantedInductionModel } from '../analysis/planted.js
 import { circuitNodes, readCircuitJson, type CircuitEdge, type CircuitFile } from '../graph/circuit-file.js';
 import { referenceFromJson, taskReference, type Reference } from '../eval/reference.js';
 import { compatibleReference } from '../eval/report.js';
-import { loadCustomTask } from '../tasks/custom.js';
+import { loadCustomTask } from '../tasks/custom-file.js';
 import { getTask } from '../tasks/registry.js';
 import { resolveSharedModel } from '../tasks/shared-models.js';
 import type { Task, TaskBatch } from '../tasks/types.js';

@@ -154,7 +154,8 @@ export function methodOptions() {
   for (const m of methods()) {
     for (const x of m.options) {
       if (o[x.flag]) continue;
-      o[x.flag] = x.type === 'number' ? numberOption(x.flag, x.describe, { int: true, min: x.min ?? 1 }) : { type: 'boolean', describe: x.describe };
+      const rule = x.int === false ? { min: x.min, max: x.max, above: x.above } : { int: true, min: x.min ?? 1, max: x.max };
+      o[x.flag] = x.type === 'number' ? numberOption(x.flag, x.describe, rule) : x.type === 'string' ? { type: 'string', describe: x.describe } : { type: 'boolean', describe: x.describe };
     }
   }
   o.greedy = { type: 'boolean', describe: 'EAP/EAP-IG: grow the circuit greedily from the logits (with --top-n)' };

@@ -18,6 +18,7 @@ import type { DiscoveryContext, DiscoveryResult, MethodOptions } from './types.j
 import type { Attribution } from '../patching/evaluator.js';
 import type { PatchingEngine } from '../patching/engine.js';
 import type { PatchLayout } from '../graph/layout.js';
+import type { Interpolation } from '../patching/attribution.js';
 
 /** Scores -grad per edge (the metric falls when an important edge is ablated: its score is negative). */
 export function scoresFromGradient(lay: PatchLayout, grad: ArrayLike<number>): Map<string, number> {
@@ -31,12 +32,12 @@ export function scoresFromGradient(lay: PatchLayout, grad: ArrayLike<number>): M
 }
 
 /**
- * The scores for the full circuit with the input edges scaled by each of `alphas` (1: EAP;
- * k/m: EAP-IG's steps): the engine's attribution (one plain forward and backward per step and
+ * The scores for the full circuit with the input edges (or, 'activations', each sender group's
+ * edges in turn) scaled by each of `alphas` (1: EAP; k/m: EAP-IG's steps): the engine's attribution (one plain forward and backward per step and
  * chunk of rows, src/patching/attribution.ts), mean over rows and steps.
  */
-export async function attributionScores(ctx: DiscoveryContext, alphas: number[]): Promise<{ scores: Map<string, number>; attribution: Attribution }> {
-  const attribution = await ctx.engine.attribute(ctx.objective, alphas, (done, total) => ctx.onProgress?.({ done, total, kept: 0, note: 'attribution' }));
+export async function attributionScores(ctx: DiscoveryContext, alphas: number[], interpolate: Interpolation = 'inputs'): Promise<{ scores: Map<string, number>; attribution: Attribution }> {
+  const attribution = await ctx.engine.attribute(ctx.objective, alphas, (done, total) => ctx.onProgress?.({ done, total, kept: 0, note: 'attribution' }), interpolate);
   return { scores: scoresFromGradient(ctx.engine.layout, attribution.grad), attribution };
 }
 

@@ -7,13 +7,17 @@
 import type { DiscoveryContext, DiscoveryResult, MethodOptions } from './types.js';
 import { acdc } from './acdc.js';
 import { eap } from './eap.js';
-import { eapIg } from './eap-ig.js';
+import { eapIg, eapIgActivations } from './eap-ig.js';
+import { edgePruning, mattr } from './edge-pruning.js';
 
 /** A method's own CLI option (yargs style), forwarded to `run` under `key`. */
 export interface MethodOption {
-  key: keyof MethodOptions; flag: string; type: 'number' | 'boolean'; describe: string;
-  /** numbers: integers from `min` up */
+  key: keyof MethodOptions; flag: string; type: 'number' | 'boolean' | 'string'; describe: string;
+  /** numbers: integers (unless `int: false`) from `min` up, to `max`, or strictly above `above` */
   min?: number;
+  max?: number;
+  above?: number;
+  int?: boolean;
 }
 
 /** Options of every score method: how the circuit is picked from the scores. */
@@ -37,6 +41,10 @@ export interface MethodEntry {
   checkpoints: boolean;
   /** the method's own options */
   options: MethodOption[];
+  /** the method only attributes (one pass over each chunk): chunks may be streamed, one engine held at a time */
+  attributionOnly?: boolean;
+  /** another name of the method `aliasOf` (same run, same results): listings may skip it */
+  aliasOf?: string;
 }
 
 const registry = new Map<string, MethodEntry>();
@@ -80,10 +88,27 @@ registerMethod({
   options: [
     { key: 'speculate', flag: 'speculate', type: 'number', min: 1, describe: 'ACDC: removals evaluated per batched forward (same result; default 8 on webgpu, else 1); >1 pays off when per-op overhead dominates (few prompts, GPU), not on CPU with many prompts' },
     { key: 'absValue', flag: 'abs-value', type: 'boolean', describe: 'ACDC: compare |metric change| with the threshold' },
+    { key: 'candidates', flag: 'candidates', type: 'string', describe: 'ACDC over candidates: METHOD:K scores every edge with METHOD (eap, eap-ig, eap-ig-inputs, eap-ig-activations; with its task metric and --steps) and tests only the K best (K < 1: a fraction of the edges; all: every edge); the rest are removed from the start' },
   ],
 });
-registerMethod({ name: 'eap', kind: 'score', run: eap, defaultMetric: 'task', scoreSign: -1, checkpoints: false, options: [] });
+registerMethod({ name: 'eap', attributionOnly: true, kind: 'score', run: eap, defaultMetric: 'task', scoreSign: -1, checkpoints: false, options: [] });
+const stepsOption: MethodOption = { key: 'steps', flag: 'steps', type: 'number', min: 1, describe: 'EAP-IG interpolation steps (default 5)' };
+/** EAP-IG-inputs as MIB names it; `eap-ig` is the same method under its first name. */
+registerMethod({ name: 'eap-ig', attributionOnly: true, kind: 'score', run: eapIg, defaultMetric: 'task', scoreSign: -1, checkpoints: false, options: [stepsOption] });
+registerMethod({ name: 'eap-ig-inputs', attributionOnly: true, aliasOf: 'eap-ig', kind: 'score', run: eapIg, defaultMetric: 'task', scoreSign: -1, checkpoints: false, options: [stepsOption] });
+registerMethod({ name: 'eap-ig-activations', attributionOnly: true, kind: 'score', run: eapIgActivations, defaultMetric: 'task', scoreSign: -1, checkpoints: false, options: [stepsOption] });
 registerMethod({
-  name: 'eap-ig', kind: 'score', run: eapIg, defaultMetric: 'task', scoreSign: -1, checkpoints: false,
-  options: [{ key: 'steps', flag: 'steps', type: 'number', min: 1, describe: 'EAP-IG interpolation steps (default 5)' }],
+  name: 'edge-pruning', kind: 'score', run: edgePruning, defaultMetric: 'kl', scoreSign: 1, defaultThreshold: 0.5, checkpoints: true,
+  options: [
+    { key: 'trainSteps', flag: 'train-steps', type: 'number', min: 1, describe: 'edge-pruning, mattr: optimisation steps, one edge-masked forward and backward each (default 300)' },
+    { key: 'density', flag: 'density', type: 'number', int: false, above: 0, max: 1, describe: 'edge-pruning: target fraction of the edges kept, in (0, 1] (default 0.05)' },
+    { key: 'lr', flag: 'lr', type: 'number', int: false, above: 0, describe: 'edge-pruning, mattr: Adam learning rate (default 0.1 for edge-pruning, 0.3 for mattr)' },
+  ],
+});
+registerMethod({
+  name: 'mattr', kind: 'score', run: mattr, defaultMetric: 'task', scoreSign: 1, checkpoints: true,
+  options: [
+    { key: 'trainSteps', flag: 'train-steps', type: 'number', min: 1, describe: 'edge-pruning, mattr: optimisation steps, one edge-masked forward and backward each (default 300)' },
+    { key: 'lr', flag: 'lr', type: 'number', int: false, above: 0, describe: 'edge-pruning, mattr: Adam learning rate (default 0.1 for edge-pruning, 0.3 for mattr)' },
+  ],
 });

@@ -14,26 +14,33 @@ import type { Task, TaskBatch } from '../tasks/types.js';
 import { validateBatch } from '../tasks/types.js';
 import { makeObjective, type MetricKind, type Objective } from '../patching/objective.js';
 import { MetricEvaluator } from '../patching/metrics.js';
-import { defaultSpeculate, getMethod } from './registry.js';
-import { pruneDangling, selectGreedy, selectThreshold, selectTopN } from '../graph/selection.js';
+import { defaultSpeculate, getMethod, methods } from './registry.js';
+import { pruneDangling, selectConnected, selectGreedy, selectThreshold, type ConnectedSelection } from '../graph/selection.js';
 import type { CheckpointStore, DiscoveryResult, MethodOptions, Progress } from './types.js';
 import type { CircuitFile } from '../graph/circuit-file.js';
 import { circuitEvaluator } from '../parallel/engine.js';
 import type { WorkerPool } from '../parallel/pool.js';
 
-export interface DiscoverOptions {
+/** The methods' own options (registry `options`), by key: passed to the method that declares them. */
+export type OwnOptions = Partial<Pick<MethodOptions, 'speculate' | 'absValue' | 'candidates' | 'steps' | 'trainSteps' | 'density' | 'lr'>>;
+
+/** Every method's own option set in `src` (the CLI's arguments, sweep's options), to hand on. */
+export function ownOptions(src: object): OwnOptions {
+  const out: Record<string, unknown> = {};
+  for (const m of methods()) for (const o of m.options) { const v = (src as Record<string, unknown>)[o.key]; if (v !== undefined) out[o.key] = v; }
+  return out as OwnOptions;
+}
+
+export interface DiscoverOptions extends OwnOptions {
   method: string;
   threshold?: number;
   topN?: number;
   greedy?: boolean;
-  absValue?: boolean;
   metric?: MetricKind;
   ablation?: AblationKind;
   n?: number;
   seed?: number;
   splitEmbed?: boolean;
-  speculate?: number;
-  steps?: number;
   /** where a checkpointing method saves its progress after each step */
   checkpoint?: CheckpointStore;
   /** continue from the checkpoint */
@@ -73,7 +80,7 @@ export async function discover(model: HookedTransformer, task: Task, opts: Disco
   // Attribution streams chunks (memory of one chunk, whatever the batch); pruning keeps every
   // chunk's engine for layer-resumed evaluation. With a worker pool each thread runs its share.
   const engine = circuitEvaluator(model, batch.clean, ablationFor(ablationKind, batch), {
-    splitEmbed: opts.splitEmbed ?? false, positions: batch.positions, attribution: scoring, batchSize: opts.batchSize, streaming: scoring, pool: opts.pool,
+    splitEmbed: opts.splitEmbed ?? false, positions: batch.positions, attribution: scoring || opts.candidates !== undefined, batchSize: opts.batchSize, streaming: method.attributionOnly === true, pool: opts.pool,
   });
   let evaluator: MetricEvaluator | null = null;
   let engineOwned = true; // until the evaluator takes it
@@ -90,9 +97,14 @@ export async function discover(model: HookedTransformer, task: Task, opts: Disco
       full.dispose();
     }
     objective = makeObjective(metric, task, batch, cleanLogits);
-    const checkpointKey = JSON.stringify({ model: opts.modelName, task: task.name, method: opts.method, metric, ablation: ablationKind, n, seed, threshold: threshold ?? null, abs: opts.absValue ?? false, split: opts.splitEmbed ?? false, processing: model.processing });
+    // the method's own options, as the registry declares them (one generic hand-over)
+    const own: Record<string, unknown> = {};
+    for (const o of method.options) if (opts[o.key as keyof OwnOptions] !== undefined) own[o.key] = opts[o.key as keyof OwnOptions];
+    const { speculate: _same, ...keyed } = own; // speculation changes the speed, not the result
+    const checkpointKey = JSON.stringify({ model: opts.modelName, task: task.name, method: opts.method, metric, ablation: ablationKind, n, seed, threshold: threshold ?? null, split: opts.splitEmbed ?? false, processing: model.processing, own: keyed });
     const methodOpts: MethodOptions = {
-      threshold, topN: opts.topN, absValue: opts.absValue, speculate: opts.speculate ?? defaultSpeculate(opts.backend), steps: opts.steps, checkpointKey,
+      ...own, threshold, topN: opts.topN, seed, checkpointKey,
+      ...(method.options.some((o) => o.key === 'speculate') ? { speculate: opts.speculate ?? defaultSpeculate(opts.backend) } : {}),
       ...(method.checkpoints ? { checkpoint: opts.checkpoint, resumeFrom: opts.resume ? opts.checkpoint : undefined } : {}),
     };
     const tm = performance.now();
@@ -100,14 +112,16 @@ export async function discover(model: HookedTransformer, task: Task, opts: Disco
     const raw = await method.run({ engine, objective, onProgress: opts.onProgress }, methodOpts);
     const methodSeconds = (performance.now() - tm) / 1000;
     // the selection as it ran (defaults filled in), recorded in the file
-    let chosen: Set<string>;
+    // top-n: the connected selection (the ranking's prefix grows until its pruned circuit has
+    // topN edges; `connected` says how many it took); otherwise pick, then prune
+    let chosen: Set<string> | null = null, connected: ConnectedSelection | null = null;
     let topN: number | null = null, usedThreshold: number | null = null;
     if (method.kind === 'prune') { chosen = raw.circuit; usedThreshold = threshold ?? null; }
     else if (opts.greedy) chosen = selectGreedy(raw.scores, (topN = opts.topN ?? defaultTopN(raw.scores.size)));
-    else if (opts.topN !== undefined) chosen = selectTopN(raw.scores, (topN = opts.topN));
-    else if (threshold !== undefined) chosen = selectThreshold(raw.scores, (usedThreshold = threshold));
-    else chosen = selectTopN(raw.scores, (topN = defaultTopN(raw.scores.size)));
-    const circuit = pruneDangling(chosen);
+    else if (opts.topN === undefined && threshold !== undefined) chosen = selectThreshold(raw.scores, (usedThreshold = threshold));
+    else connected = selectConnected(raw.scores, (topN = opts.topN ?? defaultTopN(raw.scores.size)));
+    const circuit = connected ? connected.edges : pruneDangling(chosen!);
+    const picked = connected ? connected.taken : chosen!.size;
 
     // Measure: the full model (the clean reference at hand), the empty circuit, the circuit.
     opts.onStage?.('evaluation');
@@ -133,8 +147,8 @@ export async function discover(model: HookedTransformer, task: Task, opts: Disco
       results: {
         metric: task.metricName, clean: evaluator.full.metric, corrupted: evaluator.empty.metric, circuit: measured.metric,
         faithfulness: evaluator.normalise(measured.metric), klCircuit: measured.kl,
-        edgesKept: circuit.size, edgesTotal: edges.length, danglingPruned: chosen.size - circuit.size,
-        seconds: (performance.now() - t0) / 1000, methodSeconds, ...(raw.attributionSeconds !== undefined ? { attributionSeconds: raw.attributionSeconds } : {}), forwards: raw.forwards, backwards: raw.backwards,
+        edgesKept: circuit.size, edgesTotal: edges.length, danglingPruned: picked - circuit.size, ...(connected ? { selection: { asked: connected.asked, taken: connected.taken, kept: connected.kept } } : {}),
+        seconds: (performance.now() - t0) / 1000, methodSeconds, ...(raw.attributionSeconds !== undefined ? { attributionSeconds: raw.attributionSeconds } : {}), ...(raw.candidates ? { candidates: raw.candidates } : {}), forwards: raw.forwards, backwards: raw.backwards,
       },
     };
     const out = { file, raw, evaluator };

@@ -28,6 +28,8 @@ export interface DiscoveryResult {
   trace: { edge: string; score: number; kept: boolean }[];
   /** attribution methods: seconds in the forward + backward passes and score contractions */
   attributionSeconds?: number;
+  /** ACDC over candidates: the scoring method, the candidate count, and its seconds */
+  candidates?: { method: string; k: number; seconds: number };
 }
 
 /** A place for one checkpoint (text). Discovery touches no file system: the caller supplies this. */
@@ -50,6 +52,19 @@ export interface MethodOptions {
   resume?: boolean;
   /** EAP-IG interpolation steps */
   steps?: number;
+  /**
+   * ACDC over candidates: `method:K` (e.g. `eap-ig:200`, `eap:0.05`): score every edge with
+   * that method first, then test only the K best (a fraction when below 1, `all`: every edge)
+   */
+  candidates?: string;
+  /** learned masks (edge-pruning): optimisation steps */
+  trainSteps?: number;
+  /** learned masks: target fraction of the edges kept */
+  density?: number;
+  /** learned masks: Adam learning rate */
+  lr?: number;
+  /** the run's seed (learned masks draw their gates from it) */
+  seed?: number;
   /** where a checkpointing method saves its progress (the CLI: a file; a browser: storage) */
   checkpoint?: CheckpointStore;
   /** start from the checkpoint's saved state, if it holds one */

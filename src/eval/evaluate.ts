@@ -8,7 +8,7 @@
  */
 import type { HookedTransformer } from '../model/transformer.js';
 import { tokenizerFor, type Tokenizer } from '../model/tokenizer.js';
-import { pruneDangling } from '../graph/selection.js';
+import { selectConnectedRanked } from '../graph/selection.js';
 import { ablationFor, type AblationKind } from '../patching/ablation.js';
 import { MetricEvaluator } from '../patching/metrics.js';
 import type { CircuitFile } from '../graph/circuit-file.js';
@@ -16,7 +16,7 @@ import type { Task, TaskBatch } from '../tasks/types.js';
 import { validateBatch } from '../tasks/types.js';
 import { circuitEvaluator } from '../parallel/engine.js';
 import { completeness, faithfulness, minimality, type CompletenessResult, type FaithfulnessResult, type MinimalityResult, type NodeMinimality, type SearchOptions } from './criteria.js';
-import { importanceSign, mibArea, mibCircuitsFromScores, mibCounts, MIB_SIZES, rankEdges } from './mib.js';
+import { importanceSign, mibArea, mibAxis, mibCircuitsFromScores, mibCounts, MIB_SIZES, rankEdges } from './mib.js';
 import { align, fileEdges, mergeEmbed, type ModelShape, type Reference } from './reference.js';
 import { pessimisticAuc, referenceScorer, rocPoint, type CircuitVsReference, type RocPoint } from './roc.js';
 import type { WorkerPool } from '../parallel/pool.js';
@@ -31,16 +31,17 @@ export interface FaithCurve {
   /** edges with a score */
   scored: number;
   sizes: number[];
-  /** floor(k N) edges requested, and kept after pruning */
+  /** floor(k N) edges requested; per ranking the edges kept (a connected selection, ./mib.ts) */
   requested: number[];
-  signed: { edges: number[]; faithfulness: number[] };
-  absolute: { edges: number[]; faithfulness: number[] };
+  /** `axis`: the curve's x, the edge fraction max(k, kept / N) (`mibAxis`) */
+  signed: { edges: number[]; axis: number[]; faithfulness: number[] };
+  absolute: { edges: number[]; axis: number[]; faithfulness: number[] };
   cpr: number;
   cmd: number;
 }
 
 export interface RankingRoc {
-  /** circuit sizes of the ranking (top-n by |score|, pruned) */
+  /** circuit sizes of the ranking (connected top-n by |score|, src/graph/selection.ts) */
   sizes: number[];
   edge: RocPoint[];
   node: RocPoint[];
@@ -149,8 +150,9 @@ export function referenceReport(file: Pick<CircuitInput, 'edges' | 'splitEmbed' 
     const ranked = rankEdges(universe, scores, { absolute: true, sign: 1 });
     const sizes = rankingSizes(universe.length);
     const edge: RocPoint[] = [], node: RocPoint[] = [];
-    for (const n of sizes) {
-      const c = pruneDangling(ranked.slice(0, n));
+    // connected top-n, as discover's --top-n and sweep's sizes (src/graph/selection.ts)
+    for (const [i, sel] of selectConnectedRanked(ranked, sizes).entries()) {
+      const n = sizes[i], c = sel.edges;
       const r = score(a.merged ? mergeEmbed(c) : c);
       edge.push(rocPoint(r.edges, `top ${n}: ${c.size} edges`));
       node.push(rocPoint(r.nodes, `top ${n}: ${c.size} edges`));
@@ -181,12 +183,13 @@ export async function faithfulnessCurve(ev: MetricEvaluator, file: Pick<CircuitI
   const m = await ev.metric([...signed, ...abs]);
   const f = m.map((x) => ev.normalise(x)!);
   const fs = f.slice(0, MIB_SIZES.length), fa = f.slice(MIB_SIZES.length);
+  const xs = mibAxis(signed.map((c) => c.size), ev.edges.length), xa = mibAxis(abs.map((c) => c.size), ev.edges.length);
   return {
     ranking: `${file.method} scores${sign < 0 ? ' (negated: lower = more important)' : ''}${scored < ev.edges.length ? `; ${ev.edges.length - scored} unscored edges ranked last` : ''}`,
     scored, sizes: [...MIB_SIZES], requested: mibCounts(ev.edges.length),
-    signed: { edges: signed.map((c) => c.size), faithfulness: fs },
-    absolute: { edges: abs.map((c) => c.size), faithfulness: fa },
-    cpr: mibArea(fs).cpr, cmd: mibArea(fa).cmd,
+    signed: { edges: signed.map((c) => c.size), axis: xs, faithfulness: fs },
+    absolute: { edges: abs.map((c) => c.size), axis: xa, faithfulness: fa },
+    cpr: mibArea(fs, xs).cpr, cmd: mibArea(fa, xa).cmd,
   };
 }
 

@@ -80,8 +80,8 @@ export function curveSvg(e: Evaluation): string | null {
   if (!c) return null;
   const own = e.faithfulness?.normalised;
   const series: Series[] = [
-    { name: 'top-k by signed score', points: c.sizes.map((k, i) => [k, c.signed.faithfulness[i]] as const), labels: c.sizes.map((k, i) => `${k * 100}% (${c.signed.edges[i]} edges): f = ${fmt(c.signed.faithfulness[i])}`) },
-    { name: 'top-k by |score|', points: c.sizes.map((k, i) => [k, c.absolute.faithfulness[i]] as const), dashed: true, labels: c.sizes.map((k, i) => `${k * 100}% (${c.absolute.edges[i]} edges): f = ${fmt(c.absolute.faithfulness[i])}`) },
+    { name: 'top-k by signed score', points: c.signed.axis.map((x, i) => [x, c.signed.faithfulness[i]] as const), labels: c.sizes.map((k, i) => `${k * 100}% (${c.signed.edges[i]} edges): f = ${fmt(c.signed.faithfulness[i])}`) },
+    { name: 'top-k by |score|', points: c.absolute.axis.map((x, i) => [x, c.absolute.faithfulness[i]] as const), dashed: true, labels: c.sizes.map((k, i) => `${k * 100}% (${c.absolute.edges[i]} edges): f = ${fmt(c.absolute.faithfulness[i])}`) },
   ];
   if (own !== null && own !== undefined && e.circuit.edgesTotal > 0) series.push({ name: 'this circuit', points: [[Math.max(e.circuit.edges, 0.5) / e.circuit.edgesTotal, own]], line: false, color: '#000' });
   return lineChartSvg({
@@ -207,8 +207,8 @@ export function sweepFigures(s: SweepResult): { id: string; svg: string }[] {
   }) });
   if (s.mib) {
     const m = s.mib;
-    const series: Series[] = [{ name: m.from === 'scores' ? 'signed score' : 'sweep circuits', points: m.sizes.map((k, i) => [k, m.signed[i]] as const) }];
-    if (m.from === 'scores') series.push({ name: '|score|', points: m.sizes.map((k, i) => [k, m.absolute[i]] as const), dashed: true });
+    const series: Series[] = [{ name: m.from === 'scores' ? 'signed score' : 'sweep circuits', points: m.axisSigned.map((x, i) => [x, m.signed[i]] as const) }];
+    if (m.from === 'scores') series.push({ name: '|score|', points: m.axisAbsolute.map((x, i) => [x, m.absolute[i]] as const), dashed: true });
     figs.push({ id: 'mib-curve', svg: lineChartSvg({ title: 'MIB faithfulness curve', subtitle: `CPR ${fmt(m.cpr)} · CMD ${fmt(m.cmd)}`, xLabel: 'fraction of edges (log)', yLabel: 'normalised faithfulness', xLog: true, xDomain: [0.001, 1], hline: 1, series }) });
   }
   return figs;

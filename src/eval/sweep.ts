@@ -1,8 +1,10 @@
 /**
  * Discovery over a grid (`circuitscope sweep`): one circuit per ACDC threshold, or for EAP /
  * EAP-IG one scoring run and one circuit per |score| threshold or top-n (default: every size up
- * to 64 edges and a log grid beyond, as `rankingSizes`). Every circuit is measured on the same
- * prompts with the same ablation (the evaluator, batched), compared with the reference circuit
+ * to 64 edges and a log grid beyond, as `rankingSizes`; each top-n is discover's connected
+ * selection, src/graph/selection.ts: at least n edges on input-to-logits paths). Every circuit
+ * is measured on the same prompts with the same ablation (the evaluator, batched), compared
+ * with the reference circuit
  * when there is one (edge and node TPR / FPR, ACDC's pessimistic AUC), and the MIB curve gives
  * CPR and CMD: from the scores for scored methods, from the sweep's circuits otherwise (the
  * largest circuit within each size; see ./mib.ts).
@@ -16,22 +18,23 @@
  */
 import type { HookedTransformer } from '../model/transformer.js';
 import { tokenizerFor, type Tokenizer } from '../model/tokenizer.js';
-import { discover } from '../discovery/run.js';
+import { discover, ownOptions, type OwnOptions } from '../discovery/run.js';
 import type { AblationKind } from '../patching/ablation.js';
 import { getMethod } from '../discovery/registry.js';
 import type { MetricKind } from '../patching/objective.js';
-import { pruneDangling, selectThreshold, selectTopN } from '../graph/selection.js';
+import { pruneDangling, rankByScore, selectConnectedRanked, selectThreshold } from '../graph/selection.js';
 import { circuitEdgeKeys, type CircuitFile } from '../graph/circuit-file.js';
 import type { Task } from '../tasks/types.js';
 import type { MetricEvaluator } from '../patching/metrics.js';
-import { importanceSign, mibArea, mibCircuitsFromScores, mibCircuitsFromSweep, mibCounts, MIB_SIZES } from './mib.js';
+import { importanceSign, mibArea, mibAxis, mibCircuitsFromScores, mibCircuitsFromSweep, mibCounts, MIB_SIZES } from './mib.js';
 import { align, mergeEmbed, type Reference } from './reference.js';
 import { pessimisticAuc, referenceScorer, rocPoint } from './roc.js';
 import { metricEvaluator, rankingSizes } from './evaluate.js';
 import { fmtThreshold } from '../util/format.js';
 import type { WorkerPool } from '../parallel/pool.js';
 
-export interface SweepOptions {
+/** The method's own options (OwnOptions: ACDC's --speculate/--candidates, EAP-IG's --steps, ...) pass through to each discovery. */
+export interface SweepOptions extends OwnOptions {
   method: string;
   /** ACDC thresholds, or |score| thresholds for scored methods */
   thresholds?: number[];
@@ -42,9 +45,6 @@ export interface SweepOptions {
   n?: number;
   seed?: number;
   splitEmbed?: boolean;
-  speculate?: number;
-  steps?: number;
-  absValue?: boolean;
   /** prompts per chunk in discovery and evaluation (bounds memory) */
   batchSize?: number;
   /** worker threads for discovery and evaluation */
@@ -60,6 +60,9 @@ export interface SweepOptions {
 export interface SweepPoint {
   threshold: number | null;
   topN: number | null;
+  /** top-n points: how many of the ranking's best edges were taken to keep `edges` connected ones (>= topN) */
+  taken?: number;
+  /** edges in the circuit (after pruning) */
   edges: number;
   metric: number;
   faithfulness: number | null;
@@ -91,7 +94,8 @@ export interface SweepResult {
   reference: { name: string; edges: number; merged: boolean; countDirect: boolean } | null;
   points: SweepPoint[];
   auc: { edge: number; node: number } | null;
-  mib: { from: 'scores' | 'sweep'; sizes: number[]; requested: number[]; signed: number[]; absolute: number[]; edgesSigned: number[]; edgesAbsolute: number[]; cpr: number; cmd: number } | null;
+  /** MIB's curve (./mib.ts): per size the faithfulness, the edges kept and the x-axis (edge fraction, `mibAxis`) */
+  mib: { from: 'scores' | 'sweep'; sizes: number[]; requested: number[]; signed: number[]; absolute: number[]; edgesSigned: number[]; edgesAbsolute: number[]; axisSigned: number[]; axisAbsolute: number[]; cpr: number; cmd: number } | null;
   /** the circuits of the points, as edge lists */
   circuits: string[][];
   seconds: number;
@@ -108,9 +112,9 @@ export async function sweep(model: HookedTransformer, task: Task, o: SweepOption
   const n = o.n ?? 100, seed = o.seed ?? 0, ablation = o.ablation ?? 'resample', splitEmbed = o.splitEmbed ?? false;
   const tokenizer = o.tokenizer ?? tokenizerFor(model.cfg);
   const batch = task.build({ cfg: model.cfg, tokenizer }, { n, seed });
-  const base = { method: o.method, metric: o.metric, ablation, n, seed, splitEmbed, speculate: o.speculate, steps: o.steps, absValue: o.absValue, batchSize: o.batchSize, pool: o.pool, modelName: o.modelName, backend: o.backend, tokenizer, batch };
+  const base = { ...ownOptions(o), method: o.method, metric: o.metric, ablation, n, seed, splitEmbed, batchSize: o.batchSize, pool: o.pool, modelName: o.modelName, backend: o.backend, tokenizer, batch };
   const circuits: Set<string>[] = [];
-  const meta: { threshold: number | null; topN: number | null; seconds: number }[] = [];
+  const meta: { threshold: number | null; topN: number | null; taken?: number; seconds: number }[] = [];
   let scoredFile: CircuitFile | null = null;
   let objective = '';
   // the evaluator of the latest discovery (see the header)
@@ -136,11 +140,11 @@ export async function sweep(model: HookedTransformer, task: Task, o: SweepOption
       scoredFile = file;
       objective = file.metric;
       const scores = new Map(file.edges.filter((e) => e.score !== null).map((e) => [`${e.from}->${e.to}`, e.score!]));
-      const sel: { threshold: number | null; topN: number | null; c: Set<string> }[] = [];
+      const sel: { threshold: number | null; topN: number | null; taken?: number; c: Set<string> }[] = [];
       for (const t of o.thresholds ?? []) sel.push({ threshold: t, topN: null, c: pruneDangling(selectThreshold(scores, t)) });
       const sizes = o.topN ?? (o.thresholds ? [] : rankingSizes(file.edges.length));
-      for (const k of sizes) sel.push({ threshold: null, topN: k, c: pruneDangling(selectTopN(scores, k)) });
-      sel.forEach((s, i) => { circuits.push(s.c); meta.push({ threshold: s.threshold, topN: s.topN, seconds: i === 0 ? file.results.seconds : 0 }); });
+      for (const s of selectConnectedRanked(rankByScore(scores), sizes)) sel.push({ threshold: null, topN: s.asked, taken: s.taken, c: s.edges });
+      sel.forEach((s, i) => { circuits.push(s.c); meta.push({ threshold: s.threshold, topN: s.topN, ...(s.taken !== undefined ? { taken: s.taken } : {}), seconds: i === 0 ? file.results.seconds : 0 }); });
     }
     o.onStep?.(1, 1, 'evaluating');
     // no discovery ran (an empty threshold list): an evaluator of its own for the full and empty circuits
@@ -163,7 +167,7 @@ export async function sweep(model: HookedTransformer, task: Task, o: SweepOption
     }
     const rocs = circuits.map((c) => (score ? score(merged ? mergeEmbed(c) : c) : null));
     const points: SweepPoint[] = circuits.map((c, i) => ({
-      threshold: meta[i].threshold, topN: meta[i].topN, edges: c.size,
+      threshold: meta[i].threshold, topN: meta[i].topN, ...(meta[i].taken !== undefined ? { taken: meta[i].taken } : {}), edges: c.size,
       metric: ms[i].metric, faithfulness: ev.normalise(ms[i].metric), kl: ms[i].kl,
       tpr: rocs[i]?.edges.tpr ?? null, fpr: rocs[i]?.edges.fpr ?? null, nodeTpr: rocs[i]?.nodes.tpr ?? null, nodeFpr: rocs[i]?.nodes.fpr ?? null,
       seconds: meta[i].seconds,
@@ -185,10 +189,12 @@ export async function sweep(model: HookedTransformer, task: Task, o: SweepOption
       }
       const f = (await ev.metric([...signedC, ...absC])).map((x) => ev.normalise(x)!);
       const fs = f.slice(0, MIB_SIZES.length), fa = f.slice(MIB_SIZES.length);
+      const edgesSigned = signedC.map((c) => c.size), edgesAbsolute = absC.map((c) => c.size);
+      const axisSigned = mibAxis(edgesSigned, ev.edges.length), axisAbsolute = mibAxis(edgesAbsolute, ev.edges.length);
       mib = {
         from: scoredFile ? 'scores' : 'sweep', sizes: [...MIB_SIZES], requested: mibCounts(ev.edges.length),
-        signed: fs, absolute: fa, edgesSigned: signedC.map((c) => c.size), edgesAbsolute: absC.map((c) => c.size),
-        cpr: mibArea(fs).cpr, cmd: mibArea(fa).cmd,
+        signed: fs, absolute: fa, edgesSigned, edgesAbsolute, axisSigned, axisAbsolute,
+        cpr: mibArea(fs, axisSigned).cpr, cmd: mibArea(fa, axisAbsolute).cmd,
       };
     }
     return {

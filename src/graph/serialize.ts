@@ -50,6 +50,12 @@ export interface CircuitResults {
   edgesTotal: number;
   /** edges the selection picked that were then pruned: not on any input-to-logits path */
   danglingPruned?: number;
+  /**
+   * top-n (connected selection, `selectConnected`): `asked` edges were asked for; the best
+   * `taken` edges by score were taken, of which `kept` lie on input-to-logits paths (the
+   * circuit). kept >= asked unless fewer edges connect; kept = 0 means an empty circuit.
+   */
+  selection?: { asked: number; taken: number; kept: number };
   /** seconds of discovery (from the prompts to the measured circuit; no model load, no report) */
   seconds: number;
   /** the CLI's wall time per stage (load model, setup, method, evaluation, report, ...) and in total */
@@ -58,6 +64,8 @@ export interface CircuitResults {
   methodSeconds?: number;
   /** attribution methods: of which the forward + backward passes and score contractions */
   attributionSeconds?: number;
+  /** ACDC over candidates: the scoring method, the candidate set's size K, the scoring's seconds */
+  candidates?: { method: string; k: number; seconds: number };
   forwards: number;
   backwards: number;
 }

@@ -1,7 +1,9 @@
 /**
- * Which tfjs backend `--backend` gets, without tfjs: the probe results' types, the pure choice
- * (`chooseBackend`: probes -> backend + reason) and the WebGPU adapter probe, which runs Dawn in a
- * child process. src/model/backend.ts initialises the backends and re-exports all of this.
+ * Which tfjs backend `--backend` gets, without tfjs and without Node: the probe results' types
+ * and the pure choice (`chooseBackend`: probes -> backend + reason), plus the adapter of a
+ * WebGPU that already exists (`navigator.gpu`: a browser). The Node probes (an installed package,
+ * Dawn's adapter in a child process) are in ./backend-probe.ts; ./backend-core.ts initialises
+ * the backends and ./backend.ts is Node's entry point, re-exporting all of this.
  *
  * `auto` takes the first of AUTO_ORDER that is usable: webgpu on a hardware adapter, tfjs-node-gpu,
  * tfjs-node, wasm, cpu. A software or fallback WebGPU adapter (SwiftShader, llvmpipe, lavapipe,
@@ -9,10 +11,6 @@
  * `--backend webgpu` uses it all the same, which is how the WebGPU suite (test/webgpu) runs on
  * machines without a GPU.
  */
-import { execFile } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
-
 export const BACKENDS = ['auto', 'wasm', 'cpu', 'webgpu', 'node', 'node-gpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
 export type ConcreteBackend = Exclude<BackendName, 'auto'>;
@@ -104,33 +102,9 @@ export function chooseBackend(requested: BackendName, probes: readonly BackendPr
   return { requested, backend: null, reason: `no backend could be initialised: ${passed.map((x) => `${x.backend} (${x.why})`).join(', ')}`, passed };
 }
 
-const require = createRequire(import.meta.url);
-
-/** Whether a package resolves from here (installed), without loading it. */
-export function installed(pkg: string): boolean {
-  try { require.resolve(pkg); return true; } catch { return false; }
-}
-
 export function firstLine(e: unknown): string {
   return (e instanceof Error ? e.message : String(e)).split('\n')[0];
 }
-
-/** Dawn's first warning or error line on stderr ("Couldn't load Vulkan: ..."), if any. */
-function dawnMessage(stderr: string): string | null {
-  const m = /^(?:Warning|Error): (.+)$/m.exec(stderr);
-  return m ? m[1].trim() : null;
-}
-
-/** Reads the first adapter's info in the child process; prints JSON (null: no adapter). */
-const ADAPTER_PROBE = `
-const { create } = await import(process.argv[1]);
-const a = await create([]).requestAdapter({ powerPreference: 'high-performance' });
-const i = a && a.info;
-const s = (v) => (typeof v === 'string' ? v : '');
-process.stdout.write(JSON.stringify(a && { vendor: s(i.vendor), architecture: s(i.architecture), device: s(i.device),
-  description: s(i.description), isFallbackAdapter: !!(i.isFallbackAdapter ?? a.isFallbackAdapter) }));
-process.exit(0);
-`;
 
 export function adapterInfo(a: { info?: Partial<WebgpuAdapterInfo>; isFallbackAdapter?: boolean }): WebgpuAdapterInfo {
   const i = a.info ?? {};
@@ -140,34 +114,12 @@ export function adapterInfo(a: { info?: Partial<WebgpuAdapterInfo>; isFallbackAd
 
 export type Gpu = { requestAdapter(o?: object): Promise<{ info?: Partial<WebgpuAdapterInfo>; isFallbackAdapter?: boolean } | null> };
 
-/**
- * Whether WebGPU has an adapter here, and which, without initialising anything in this process:
- * Dawn runs in a child process (`env`: its environment, default this one's), so its driver
- * warnings go nowhere. Where a WebGPU already exists (navigator.gpu) it is asked directly.
- */
-export async function probeWebgpu(opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<BackendProbe> {
+/** The adapter of the WebGPU this page or process already has (`navigator.gpu`), or null when it has none. */
+export async function probeNavigatorGpu(): Promise<BackendProbe | null> {
   const backend = 'webgpu' as const;
   const nav = (globalThis as { navigator?: { gpu?: Gpu } }).navigator;
-  if (nav?.gpu) {
-    const a = await nav.gpu.requestAdapter({ powerPreference: 'high-performance' }).catch(() => null);
-    return a ? { backend, available: true, detail: `navigator.gpu adapter ${describeAdapter(adapterInfo(a))}`, adapter: adapterInfo(a) }
-      : { backend, available: false, detail: 'navigator.gpu has no adapter' };
-  }
-  if (!installed('webgpu')) return { backend, available: false, detail: "Dawn's `webgpu` package is not installed" };
-  const url = pathToFileURL(require.resolve('webgpu')).href;
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--input-type=module', '-e', ADAPTER_PROBE, url], { env: opts.env ?? process.env, timeout: opts.timeoutMs ?? 30_000, encoding: 'utf8' },
-      (err, stdout, stderr) => {
-        const dawn = dawnMessage(stderr);
-        if (err) {
-          const why = err.killed ? 'timed out' : (dawn || stderr.trim().split('\n').pop() || firstLine(err));
-          resolve({ backend, available: false, detail: `the WebGPU probe failed: ${why}` });
-          return;
-        }
-        let a: WebgpuAdapterInfo | null = null;
-        try { a = JSON.parse(stdout) as WebgpuAdapterInfo | null; } catch { /* reported below */ }
-        resolve(a ? { backend, available: true, detail: `Dawn adapter ${describeAdapter(a)}`, adapter: a }
-          : { backend, available: false, detail: `Dawn found no WebGPU adapter${dawn ? ` (${dawn})` : ''}` });
-      });
-  });
+  if (!nav?.gpu) return null;
+  const a = await nav.gpu.requestAdapter({ powerPreference: 'high-performance' }).catch(() => null);
+  return a ? { backend, available: true, detail: `navigator.gpu adapter ${describeAdapter(adapterInfo(a))}`, adapter: adapterInfo(a) }
+    : { backend, available: false, detail: 'navigator.gpu has no adapter' };
 }

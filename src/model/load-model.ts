@@ -1,31 +1,18 @@
 /**
- * One entry point from a model spec to a HookedTransformer: a preset name (random weights,
- * seeded, with a notice), a shipped model under models/, a checkpoint directory or file, or a
- * Hugging Face cache name. Optional weight processing is applied and recorded.
+ * One entry point from a model spec to a HookedTransformer on Node's file system: a preset name
+ * (random weights, seeded, with a notice on stderr), a shipped model under models/, a
+ * checkpoint directory or file, or a Hugging Face cache name. Optional weight processing is
+ * applied and recorded. The work is ./from-files.ts over `nodeFiles`; a browser calls that
+ * module with files in memory and never imports this one.
  */
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PRESETS, presetConfig, type ModelConfig } from './config.js';
-import { randomStateDict, type StateDict } from './weights.js';
-import { applyProcessing } from './processing.js';
-import { HookedTransformer } from './transformer.js';
-import { loadCheckpoint } from './loaders/index.js';
+import { nodeFiles } from './node-files.js';
+import { resolveHfName } from './loaders/hf-cache.js';
+import { loadStateDictFrom, modelFromStateDict, type LoadedModel, type LoadedStateDict, type LoadModelOptions } from './from-files.js';
 
-export interface LoadModelOptions {
-  /** config JSON for a bare weights file */
-  config?: string;
-  processing?: readonly string[];
-  /** seed of the random weights of a preset */
-  seed?: number;
-  quiet?: boolean;
-}
-
-export interface LoadedModel {
-  model: HookedTransformer;
-  source: string;
-  format: string;
-}
+export type { LoadedModel, LoadModelOptions } from './from-files.js';
 
 /** The project's shipped models (models/<name>/ with config.json). */
 export const SHIPPED_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../..', 'models');
@@ -39,21 +26,15 @@ export function shippedModelPath(name: string): string | null {
   return null;
 }
 
-export async function loadStateDict(spec: string, opts: LoadModelOptions = {}): Promise<{ config: ModelConfig; stateDict: StateDict; source: string; format: string }> {
-  if (PRESETS[spec] && !existsSync(spec)) {
-    const config = presetConfig(spec);
-    if (!opts.quiet) process.stderr.write(`note: '${spec}' is a preset shape: using random weights (seed ${opts.seed ?? 0}); pass a checkpoint directory or a Hugging Face name for trained weights\n`);
-    return { config, stateDict: randomStateDict(config, opts.seed ?? 0), source: `preset:${spec}`, format: 'random' };
-  }
+export async function loadStateDict(spec: string, opts: LoadModelOptions = {}): Promise<LoadedStateDict> {
   const shipped = !existsSync(spec) ? shippedModelPath(spec) : null;
-  const ck = await loadCheckpoint(shipped ?? spec, opts.config ? { config: opts.config } : undefined);
-  return { config: ck.config, stateDict: ck.stateDict, source: ck.source, format: ck.format };
+  return loadStateDictFrom(nodeFiles, shipped ?? spec, {
+    ...opts,
+    notice: (line) => process.stderr.write(`${line}\n`),
+    resolveHfName: (name) => resolveHfName(name),
+  });
 }
 
 export async function loadModel(spec: string, opts: LoadModelOptions = {}): Promise<LoadedModel> {
-  const raw = await loadStateDict(spec, opts);
-  const steps = opts.processing ?? [];
-  const { config, stateDict } = applyProcessing(raw.config, raw.stateDict, steps);
-  const model = HookedTransformer.fromStateDict(config, stateDict, { source: raw.source, processing: steps });
-  return { model, source: raw.source, format: raw.format };
+  return modelFromStateDict(await loadStateDict(spec, opts), opts.processing ?? []);
 }

@@ -7,10 +7,13 @@
  * Every tensor comes back as float32 (`HostTensor`). Float dtypes F32, F16, BF16 and F64 are
  * converted exactly (F64 rounds to nearest float32); integer and bool dtypes are converted to
  * their float value (exact up to 2^24 in magnitude; larger I64/U64 values are an error).
- * The file is read tensor by tensor through a file descriptor, so files beyond Node's 2 GiB
- * buffer limit load too. Errors start with `safetensors:` and name the file and the tensor.
+ * A file is read tensor by tensor through a random-access byte source (`readSafetensorsFrom`;
+ * a file descriptor in Node, ./node-files.ts, a Blob in a browser worker), so files beyond a
+ * 2 GiB buffer load too. No file system here: ./node-files.ts reads and writes paths.
+ * Errors start with `safetensors:` and name the file and the tensor.
  */
-import { closeSync, fstatSync, openSync, readSync, writeFileSync } from 'node:fs';
+import type { ModelFiles } from './loaders/files.js';
+import type { ByteSource } from './loaders/zip.js';
 import type { HostTensor, StateDict } from './weights.js';
 
 /** Bytes per element of every dtype the format defines. */
@@ -186,47 +189,50 @@ export function parseSafetensors(buf: Uint8Array, source = '<buffer>'): StateDic
   return sd;
 }
 
-function readExactly(fd: number, len: number, pos: number, source: string): Uint8Array {
-  const out = new Uint8Array(len);
-  let got = 0;
-  while (got < len) {
-    const n = readSync(fd, out, got, len - got, pos + got);
-    if (n === 0) fail(source, `unexpected end of file at byte ${pos + got} (the file changed while reading?)`);
-    got += n;
-  }
+function readExactly(src: ByteSource, len: number, pos: number, source: string): Uint8Array {
+  const out = src.read(pos, len);
+  if (out.length < len) fail(source, `unexpected end of file at byte ${pos + out.length} (the file changed while reading?)`);
   return out;
 }
 
-/** Read the header of a safetensors file without reading its data. */
-export function readSafetensorsHeader(path: string): SafetensorsHeader {
-  const fd = openSync(path, 'r');
-  try {
-    const size = fstatSync(fd).size;
-    const n = headerLength(size >= 8 ? readExactly(fd, 8, 0, path) : new Uint8Array(8), size, path);
-    return parseHeaderJson(readExactly(fd, n, 8, path), n, size, path);
-  } finally {
-    closeSync(fd);
-  }
+/** Read the header of a safetensors file without reading its data; `source` names it in errors. */
+export function readSafetensorsHeaderFrom(src: ByteSource, source: string): SafetensorsHeader {
+  const size = src.size;
+  const n = headerLength(size >= 8 ? readExactly(src, 8, 0, source) : new Uint8Array(8), size, source);
+  return parseHeaderJson(readExactly(src, n, 8, source), n, size, source);
 }
 
 /**
- * Read a safetensors file into float32 host tensors. `only`, when given, restricts the
- * tensors read (names not in the file are ignored; the caller checks completeness).
+ * Read a safetensors file into float32 host tensors, tensor by tensor. `only`, when given,
+ * restricts the tensors read (names not in the file are ignored; the caller checks completeness).
  */
-export function readSafetensors(path: string, only?: ReadonlySet<string>): StateDict {
-  const fd = openSync(path, 'r');
+export function readSafetensorsFrom(src: ByteSource, source: string, only?: ReadonlySet<string>): StateDict {
+  const h = readSafetensorsHeaderFrom(src, source);
+  const sd: StateDict = new Map();
+  for (const e of h.entries) {
+    if (only && !only.has(e.name)) continue;
+    sd.set(e.name, toHost(e, readExactly(src, e.end - e.begin, h.dataStart + e.begin, source), source));
+  }
+  return sd;
+}
+
+/** `readSafetensorsHeaderFrom` on a file of `files` (closed after reading). */
+export function readSafetensorsHeaderFile(files: ModelFiles, path: string): SafetensorsHeader {
+  const src = files.open(path);
   try {
-    const size = fstatSync(fd).size;
-    const n = headerLength(size >= 8 ? readExactly(fd, 8, 0, path) : new Uint8Array(8), size, path);
-    const h = parseHeaderJson(readExactly(fd, n, 8, path), n, size, path);
-    const sd: StateDict = new Map();
-    for (const e of h.entries) {
-      if (only && !only.has(e.name)) continue;
-      sd.set(e.name, toHost(e, readExactly(fd, e.end - e.begin, h.dataStart + e.begin, path), path));
-    }
-    return sd;
+    return readSafetensorsHeaderFrom(src, path);
   } finally {
-    closeSync(fd);
+    src.close();
+  }
+}
+
+/** `readSafetensorsFrom` on a file of `files` (closed after reading). */
+export function readSafetensorsFile(files: ModelFiles, path: string, only?: ReadonlySet<string>): StateDict {
+  const src = files.open(path);
+  try {
+    return readSafetensorsFrom(src, path, only);
+  } finally {
+    src.close();
   }
 }
 
@@ -280,9 +286,4 @@ export function serializeSafetensors(sd: StateDict, metadata?: Record<string, st
     raw.push([name, { dtype: 'F32', shape: t.shape, bytes: new Uint8Array(f.buffer) }]);
   }
   return encodeSafetensors(raw, metadata);
-}
-
-/** Write float32 host tensors as an F32 safetensors file. */
-export function writeSafetensors(path: string, sd: StateDict, metadata?: Record<string, string>): void {
-  writeFileSync(path, serializeSafetensors(sd, metadata));
 }

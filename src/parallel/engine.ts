@@ -10,12 +10,13 @@ import * as tf from '@tensorflow/tfjs';
 import type { HookedTransformer } from '../model/transformer.js';
 import { PatchingEngine, type EngineOptions } from '../patching/engine.js';
 import { ChunkedEngine, rowsThatFit, rowWeightedMean } from '../patching/chunked.js';
-import type { Attribution, CircuitEvaluator, EngineStats, RunOptions } from '../patching/evaluator.js';
+import type { Attribution, CircuitEvaluator, EngineStats, MaskGradient, RunOptions } from '../patching/evaluator.js';
 import { ablationRows, type Ablation } from '../patching/ablation.js';
 import { sliceBatch, type Objective } from '../patching/objective.js';
 import { fullMask, type PatchLayout } from '../graph/layout.js';
+import type { Interpolation } from '../patching/attribution.js';
 import type { WorkerPool } from './pool.js';
-import type { AttributionReply, HostArray, RunReply, WorkerMessage } from './protocol.js';
+import type { AttributionReply, HostArray, MaskGradientReply, RunReply, WorkerMessage } from './protocol.js';
 
 let nextId = 1;
 
@@ -140,19 +141,16 @@ export class ParallelEngine implements CircuitEvaluator {
    * rows of the batch and of the clean logits); the shares' row means are weighted by their
    * rows. Seconds: the slowest thread's (they overlap).
    */
-  async attribute(objective: Objective, alphas: number[], onChunk?: (done: number, total: number) => void): Promise<Attribution> {
+  async attribute(objective: Objective, alphas: number[], onChunk?: (done: number, total: number) => void, interpolate: Interpolation = 'inputs'): Promise<Attribution> {
     if (this.workers > 0 && !this.pool.task) throw new Error('parallel attribution: the worker pool was started without a task spec');
-    const cleanRows = await Promise.all(this.offsets.slice(1).map(async (s, w) => {
-      const cl = tf.slice(objective.clean, [s, 0, 0], [this.sizes[w + 1], -1, -1]);
-      try { return { shape: [...cl.shape], data: await cl.data() as Float32Array }; } finally { cl.dispose(); }
-    }));
+    const cleanRows = await this.workerCleanRows(objective);
     const mine = objective.rows(0, this.sizes[0]);
     let r: { local: Attribution; remote: AttributionReply[] };
     try {
       r = await this.each<AttributionReply, Attribution>((w) => {
         const s = this.offsets[w + 1], e = s + this.sizes[w + 1];
-        return { op: 'attribution', id: this.id, metric: objective.kind, alphas, batch: sliceBatch(objective.batch, s, e), cleanLogits: cleanRows[w] };
-      }, () => this.local.attribute(mine, alphas, onChunk));
+        return { op: 'attribution', id: this.id, metric: objective.kind, alphas, interpolate, batch: sliceBatch(objective.batch, s, e), cleanLogits: cleanRows[w] };
+      }, () => this.local.attribute(mine, alphas, onChunk, interpolate));
     } finally {
       mine.dispose();
     }
@@ -165,9 +163,50 @@ export class ParallelEngine implements CircuitEvaluator {
     return { grad: rowWeightedMean(parts), seconds };
   }
 
+  /**
+   * Each thread's value and mask gradient for its share (the workers rebuild the objective as
+   * for attribution), weighted by rows. Learned-mask methods call this every step with the same
+   * objective: its workers' rows of the clean logits are read once (`workerCleanRows`).
+   */
+  async maskGradient(objective: Objective, mask: Float32Array): Promise<MaskGradient> {
+    if (this.workers > 0 && !this.pool.task) throw new Error('parallel mask gradient: the worker pool was started without a task spec');
+    const cleanRows = await this.workerCleanRows(objective);
+    const mine = objective.rows(0, this.sizes[0]);
+    let r: { local: MaskGradient; remote: MaskGradientReply[] };
+    try {
+      r = await this.each<MaskGradientReply, MaskGradient>((w) => {
+        const s = this.offsets[w + 1], e = s + this.sizes[w + 1];
+        return { op: 'maskGradient', id: this.id, metric: objective.kind, mask, batch: sliceBatch(objective.batch, s, e), cleanLogits: cleanRows[w] };
+      }, () => this.local.maskGradient(mine, mask));
+    } finally {
+      mine.dispose();
+    }
+    r.remote.forEach((x, w) => { this.remoteStats[w] = x.stats; });
+    const all = [r.local, ...r.remote];
+    const N = this.sizes.reduce((a, b) => a + b, 0);
+    const value = all.reduce((a, x, t) => a + (this.sizes[t] / N) * x.value, 0);
+    return { value, grad: rowWeightedMean(all.map((x, t) => ({ grad: x.grad, rows: this.sizes[t] }))) };
+  }
+
+  /** The objective whose workers' clean rows are cached, and those rows (one read per objective). */
+  private cleanRowsOf: { objective: Objective; rows: Promise<HostArray[]> } | null = null;
+
+  /** Each worker's rows of the objective's clean logits, as host arrays. */
+  private workerCleanRows(objective: Objective): Promise<HostArray[]> {
+    if (this.cleanRowsOf?.objective !== objective) {
+      const rows = Promise.all(this.offsets.slice(1).map(async (s, w) => {
+        const cl = tf.slice(objective.clean, [s, 0, 0], [this.sizes[w + 1], -1, -1]);
+        try { return { shape: [...cl.shape], data: await cl.data() as Float32Array }; } finally { cl.dispose(); }
+      }));
+      this.cleanRowsOf = { objective, rows };
+    }
+    return this.cleanRowsOf.rows;
+  }
+
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.cleanRowsOf = null;
     this.local.dispose();
     for (let w = 0; w < this.workers; w++) {
       try { this.pool.post(w, { op: 'freeEngine', id: this.id }); } catch { /* pool closed: the workers are gone */ }

@@ -7,9 +7,10 @@ import type { ModelConfig } from '../model/config.js';
 import type { Ablation } from '../patching/ablation.js';
 import type { EngineStats } from '../patching/evaluator.js';
 import type { MetricKind } from '../patching/objective.js';
+import type { Interpolation } from '../patching/attribution.js';
 import type { TaskBatch } from '../tasks/types.js';
 
-/** How a worker rebuilds the task (for attribution, whose metric runs in the worker). */
+/** How a worker rebuilds the task (for attribution and mask gradients, whose metric runs in the worker). */
 export interface TaskSpec { task?: string; data?: string; corrupt?: string }
 
 /** What a worker starts with (its workerData). */
@@ -32,7 +33,8 @@ export type WorkerMessage = { reply?: number } & (
   | { op: 'clean'; id: number }
   | { op: 'skipDead'; id: number; value: boolean }
   | { op: 'freeEngine'; id: number }
-  | { op: 'attribution'; id: number; metric: MetricKind; alphas: number[]; batch: TaskBatch; cleanLogits: HostArray }
+  | { op: 'attribution'; id: number; metric: MetricKind; alphas: number[]; interpolate: Interpolation; batch: TaskBatch; cleanLogits: HostArray }
+  | { op: 'maskGradient'; id: number; metric: MetricKind; mask: Float32Array; batch: TaskBatch; cleanLogits: HostArray }
 );
 
 /** A worker's answer to the request numbered `reply`. */
@@ -43,3 +45,6 @@ export interface RunReply { logits: HostArray; stats: EngineStats }
 
 /** What `attribution` returns: the share's row-mean gradient, its seconds and counters. */
 export interface AttributionReply { grad: Float64Array; seconds: number; stats: EngineStats }
+
+/** What `maskGradient` returns: the share's row-mean objective and mask gradient, and counters. */
+export interface MaskGradientReply { value: number; grad: Float64Array; stats: EngineStats }

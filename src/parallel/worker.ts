@@ -12,10 +12,11 @@ import { hostTensor, type StateDict } from '../model/weights.js';
 import { ChunkedEngine } from '../patching/chunked.js';
 import { makeObjective } from '../patching/objective.js';
 import { getTask } from '../tasks/registry.js';
-import { loadCustomTask } from '../tasks/custom.js';
+import { loadCustomTask } from '../tasks/custom-file.js';
 import { taskWithCorruption } from '../tasks/ioi/corruption.js';
 import type { Task } from '../tasks/types.js';
-import type { AttributionReply, HostArray, RunReply, WorkerInit, WorkerMessage, WorkerReply } from './protocol.js';
+import type { AttributionReply, HostArray, MaskGradientReply, RunReply, WorkerInit, WorkerMessage, WorkerReply } from './protocol.js';
+import type { Objective } from '../patching/objective.js';
 
 const init = workerData as WorkerInit & { port: MessagePort };
 const engines = new Map<number, ChunkedEngine>();
@@ -73,19 +74,33 @@ async function handle(m: WorkerMessage): Promise<unknown> {
     case 'freeEngine':
       return drop(engines, m.id);
     case 'attribution': {
-      if (!task) throw new Error('attribution needs the task in the worker (start the pool with a task spec)');
       const e = engine(m.id);
-      const clean = tf.tensor3d(m.cleanLogits.data, m.cleanLogits.shape as [number, number, number]);
-      const objective = makeObjective(m.metric, task, m.batch, clean);
-      clean.dispose();
+      const objective = objectiveOf(m);
       try {
-        const r = await e.attribute(objective, m.alphas);
+        const r = await e.attribute(objective, m.alphas, undefined, m.interpolate);
         return { grad: r.grad, seconds: r.seconds, stats: e.stats } satisfies AttributionReply;
       } finally {
         objective.dispose();
       }
     }
+    case 'maskGradient': {
+      const e = engine(m.id);
+      const objective = objectiveOf(m);
+      try {
+        const r = await e.maskGradient(objective, m.mask);
+        return { value: r.value, grad: r.grad, stats: e.stats } satisfies MaskGradientReply;
+      } finally {
+        objective.dispose();
+      }
+    }
   }
+}
+
+/** The objective of a request's rows, rebuilt from its kind, batch and clean logits (the caller disposes it). */
+function objectiveOf(m: Extract<WorkerMessage, { op: 'attribution' | 'maskGradient' }>): Objective {
+  if (!task) throw new Error(`${m.op === 'attribution' ? 'attribution needs' : 'mask gradients need'} the task in the worker (start the pool with a task spec)`);
+  const clean = tf.tensor3d(m.cleanLogits.data, m.cleanLogits.shape as [number, number, number]);
+  try { return makeObjective(m.metric, task, m.batch, clean); } finally { clean.dispose(); }
 }
 
 async function answer(port: MessagePort, m: WorkerMessage): Promise<void> {

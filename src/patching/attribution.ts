@@ -16,8 +16,12 @@
  * the tests check; the probe's forward holds H per-head copies of every LayerNorm on the tape,
  * this forward holds the model's own.
  *
- * EAP-IG: step k runs with the input embedding interpolated to ablated + alpha_k (clean -
+ * EAP-IG-inputs: step k runs with the input embedding interpolated to ablated + alpha_k (clean -
  * ablated), i.e. the full circuit with the input senders' edges scaled by alpha_k (eap-ig.ts).
+ * EAP-IG-activations: the same for each sender group in turn (the input, attention layer l,
+ * MLP l): its output moved to ablated + alpha_k (clean - ablated), the full circuit with the
+ * group's edges scaled by alpha_k; a step of group g scores only g's edges, whose receivers
+ * all come after g, so one backward serves all of them.
  */
 import { yieldToEventLoop } from '../util/yield.js';
 import * as tf from '@tensorflow/tfjs';
@@ -25,6 +29,9 @@ import { hook } from '../model/hook-names.js';
 import { attentionInputGrads, qkInput } from '../model/block.js';
 import type { HookedTransformer, HookSpec } from '../model/transformer.js';
 import type { PatchLayout } from '../graph/layout.js';
+
+/** Senders interpolated together; steps of the group score the edges of columns [c0, c1). */
+interface Group { kind: 'input' | 'attn' | 'mlp'; layer?: number; c0: number; c1: number }
 
 /** What attribution needs of an engine (PatchingEngine is one). */
 export interface AttributionSubject {
@@ -44,11 +51,26 @@ export interface AttributionSubject {
 export { layerNormBackward } from '../model/components.js';
 
 /**
- * d metric / d probe [R * S] (receiver-major, 0 where no edge), averaged over the steps
- * `alphas` (1 = EAP; k/m for k < m = EAP-IG). `metric` takes logits [1, B, K, V] at the
- * engine's metric positions and returns the batch-mean scalar.
+ * What EAP-IG interpolates between the ablated and the clean run (docs/methods.md):
+ * - 'inputs' (EAP-IG-inputs): the input embedding; every edge is scored in every step.
+ * - 'activations' (EAP-IG-activations): one sender group at a time (the input; attention layer
+ *   l, all heads; MLP l), its output set to ablated + alpha (clean - ablated) while the rest of
+ *   the model runs on; each sender's edges are scored from the steps of its own group.
  */
-export async function attributionGradient(engine: AttributionSubject, metric: (logits: tf.Tensor4D) => tf.Scalar, alphas: number[] = [1]): Promise<Float64Array> {
+export type Interpolation = 'inputs' | 'activations';
+
+/**
+ * d metric / d probe [R * S] (receiver-major, 0 where no edge), averaged over the steps
+ * `alphas` (1 = EAP; k/m for k < m = EAP-IG-inputs; k/m for k = 1..m with 'activations' =
+ * EAP-IG-activations). `metric` takes logits [1, B, K, V] at the engine's metric positions and
+ * returns the batch-mean scalar.
+ *
+ * 'inputs': one forward and backward per alpha. 'activations': one per sender group and alpha,
+ * m (1 + 2L) in all (m (1 + L) without MLPs), as EAP-IG's repository; the backward of group g's
+ * step stops at g (only the receivers after it are asked for), so the backwards cost about half
+ * as much as full ones.
+ */
+export async function attributionGradient(engine: AttributionSubject, metric: (logits: tf.Tensor4D) => tf.Scalar, alphas: number[] = [1], interpolate: Interpolation = 'inputs'): Promise<Float64Array> {
   const model = engine.model;
   const cfg = model.cfg;
   const lay = engine.layout;
@@ -63,43 +85,69 @@ export async function attributionGradient(engine: AttributionSubject, metric: (l
   const delta = engine.senderDeltaMatrix(); // [S, BTD] clean - ablated
   const P = model.params;
   try {
-    // Input deltas that the interpolation removes: into resid_pre(0), and (split shortformer) pos.
-    const inCols = splitPos ? 1 : lay.nIn;
-    const dIn = tf.tidy(() => tf.reshape(tf.sum(tf.slice(delta, [0, 0], [inCols, BTD]), 0), [B, T, D]));
-    const dPos = splitPos ? tf.tidy(() => tf.reshape(tf.slice(delta, [1, 0], [1, BTD]), [B, T, D])) : null;
-    try {
-      for (const alpha of alphas) {
-        const grads = stepGradients(alpha);
-        // Every receiver block's [ncols, BTD] x [BTD, nr] contraction, flattened into one vector:
-        // one read per step.
-        let flat: tf.Tensor1D;
-        try {
-          flat = tf.tidy(() => tf.concat(grads.map(({ ncols, g }) => tf.reshape(tf.matMul(tf.slice(delta, [0, 0], [ncols, BTD]), g), [-1]))) as tf.Tensor1D);
-        } finally {
-          for (const x of grads) x.g.dispose();
-        }
-        let d: Float32Array;
-        try { d = (await flat.data()) as Float32Array; } finally { flat.dispose(); }
-        await yieldToEventLoop(); // timers, signals and messages get their turn between steps
-        let at = 0;
-        for (const { row, ncols, g } of grads) {
-          const nr = g.shape[1];
-          for (let s = 0; s < ncols; s++) for (let i = 0; i < nr; i++) {
-            const o = (row + i) * S + s;
-            if (exists[o] === 1) out[o] += d[at + s * nr + i] / alphas.length;
-          }
-          at += ncols * nr;
-        }
+    // The sender groups that are interpolated, each with the columns whose edges its steps score.
+    const groups: Group[] = [{ kind: 'input', c0: 0, c1: interpolate === 'inputs' ? S : lay.nIn }];
+    if (interpolate === 'activations') {
+      for (let l = 0; l < NL; l++) {
+        const a0 = lay.sendersBeforeAttn(l);
+        groups.push({ kind: 'attn', layer: l, c0: a0, c1: a0 + H });
+        if (!cfg.attnOnly) groups.push({ kind: 'mlp', layer: l, c0: lay.mlpCol(l), c1: lay.mlpCol(l) + 1 });
       }
-    } finally {
-      dIn.dispose();
-      dPos?.dispose();
+    }
+    for (const group of groups) {
+      // the group's clean - ablated output, which a step at alpha removes (1 - alpha) of
+      const shifts = groupDeltas(group);
+      try {
+        for (const alpha of alphas) {
+          const grads = stepGradients(alpha, group, shifts);
+          // Every needed receiver block's [cols, BTD] x [BTD, nr] contraction, flattened into one
+          // vector: one read per step.
+          let flat: tf.Tensor1D;
+          try {
+            flat = tf.tidy(() => tf.concat(grads.map(({ ncols, g }) => tf.reshape(tf.matMul(tf.slice(delta, [group.c0, 0], [Math.min(ncols, group.c1) - group.c0, BTD]), g), [-1]))) as tf.Tensor1D);
+          } finally {
+            for (const x of grads) x.g.dispose();
+          }
+          let d: Float32Array;
+          try { d = (await flat.data()) as Float32Array; } finally { flat.dispose(); }
+          await yieldToEventLoop(); // timers, signals and messages get their turn between steps
+          let at = 0;
+          for (const { row, ncols, g } of grads) {
+            const nr = g.shape[1];
+            const nc = Math.min(ncols, group.c1) - group.c0;
+            for (let s = 0; s < nc; s++) for (let i = 0; i < nr; i++) {
+              const o = (row + i) * S + group.c0 + s;
+              if (exists[o] === 1) out[o] += d[at + s * nr + i] / alphas.length;
+            }
+            at += nc * nr;
+          }
+        }
+      } finally {
+        tf.dispose(shifts.map((x) => x.d));
+      }
     }
 
-    /** Receiver gradients of one step: blocks of rows from `row`, as [BTD, rows] matrices. */
-    function stepGradients(alpha: number): { row: number; ncols: number; g: tf.Tensor2D }[] {
+    /** Hooks' deltas [B, T, D] of a group's output: where to subtract (1 - alpha) of each. */
+    function groupDeltas(group: Group): { name: string; d: tf.Tensor }[] {
+      const sum = (c: number, n: number) => tf.tidy(() => tf.reshape(tf.sum(tf.slice(delta, [c, 0], [n, BTD]), 0), [B, T, D]));
+      if (group.kind === 'attn') return [{ name: hook.attnOut(group.layer!), d: sum(group.c0, H) }];
+      if (group.kind === 'mlp') return [{ name: hook.mlpOut(group.layer!), d: sum(group.c0, 1) }];
+      // Input deltas: into resid_pre(0), and (split shortformer) the positions, which enter q/k.
+      const ds = [{ name: hook.residPre(0), d: sum(0, splitPos ? 1 : lay.nIn) }];
+      if (splitPos) ds.push({ name: hook.posEmbed, d: sum(1, 1) });
+      return ds;
+    }
+
+    /**
+     * Receiver gradients of one step: blocks of rows from `row`, as [BTD, rows] matrices, for
+     * the receivers that read `group` (those after it: the backward stops at its layer).
+     */
+    function stepGradients(alpha: number, group: Group, shifts: { name: string; d: tf.Tensor }[]): { row: number; ncols: number; g: tf.Tensor2D }[] {
       const names: string[] = [];
-      for (let l = 0; l < NL; l++) { names.push(hook.q(l), hook.k(l), hook.v(l)); if (!cfg.attnOnly) names.push(hook.mlpIn(l)); }
+      for (let l = 0; l < NL; l++) {
+        if (lay.sendersBeforeAttn(l) > group.c0) names.push(hook.q(l), hook.k(l), hook.v(l));
+        if (!cfg.attnOnly && lay.sendersBeforeMlp(l) > group.c0) names.push(hook.mlpIn(l));
+      }
       names.push(hook.residPost(NL - 1));
       const shapes = names.map((n) => (n.endsWith('hook_q') || n.endsWith('hook_k') || n.endsWith('hook_v') ? [B, T, H, Dh] : [B, T, D]));
       const offsets = shapes.map((s) => tf.zeros(s));
@@ -108,10 +156,7 @@ export async function attributionGradient(engine: AttributionSubject, metric: (l
       try {
         const f = (...ds: tf.Tensor[]) => {
           const hooks: HookSpec[] = [];
-          if (alpha !== 1) {
-            hooks.push([hook.residPre(0), (x) => tf.sub(x, tf.mul(dIn, 1 - alpha))]);
-            if (dPos) hooks.push([hook.posEmbed, (x) => tf.sub(x, tf.mul(dPos, 1 - alpha))]);
-          }
+          if (alpha !== 1) for (const { name, d } of shifts) hooks.push([name, (x) => tf.sub(x, tf.mul(d, 1 - alpha))]);
           for (let l = 0; l < NL; l++) hooks.push(keep(hook.residPre(l)));
           if (shortformer) hooks.push(keep(hook.posEmbed));
           names.forEach((n, i) => hooks.push([n, (x) => tf.add(x, ds[i])]));
@@ -136,7 +181,7 @@ export async function attributionGradient(engine: AttributionSubject, metric: (l
     function receiverBlocks(g: Map<string, tf.Tensor>, stash: Map<string, tf.Tensor>): { row: number; ncols: number; g: tf.Tensor2D }[] {
       const blocks: { row: number; ncols: number; g: tf.Tensor2D }[] = [];
       for (let l = 0; l < NL; l++) {
-        blocks.push({
+        if (g.has(hook.q(l))) blocks.push({
           row: lay.attnRow(l), ncols: lay.sendersBeforeAttn(l),
           g: tf.tidy(() => {
             const pre = stash.get(hook.residPre(l))!;
@@ -147,7 +192,7 @@ export async function attributionGradient(engine: AttributionSubject, metric: (l
             return tf.reshape(tf.transpose(tf.stack([q, k, v], 3), [0, 1, 4, 3, 2]), [BTD, 3 * H]) as tf.Tensor2D;
           }),
         });
-        if (!cfg.attnOnly) blocks.push({ row: lay.mlpRow(l), ncols: lay.sendersBeforeMlp(l), g: tf.tidy(() => tf.reshape(g.get(hook.mlpIn(l))!, [BTD, 1]) as tf.Tensor2D) });
+        if (g.has(hook.mlpIn(l))) blocks.push({ row: lay.mlpRow(l), ncols: lay.sendersBeforeMlp(l), g: tf.tidy(() => tf.reshape(g.get(hook.mlpIn(l))!, [BTD, 1]) as tf.Tensor2D) });
       }
       blocks.push({ row: lay.logitsRow, ncols: S, g: tf.tidy(() => tf.reshape(g.get(hook.residPost(NL - 1))!, [BTD, 1]) as tf.Tensor2D) });
       return blocks;

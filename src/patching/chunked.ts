@@ -11,7 +11,8 @@ import { PatchingEngine, type EngineOptions, type Prefix } from './engine.js';
 import { ablationRows, type Ablation } from './ablation.js';
 import { buildLayout, fullMask, type PatchLayout } from '../graph/layout.js';
 import type { Objective } from './objective.js';
-import type { Attribution, CircuitEvaluator, EngineStats, RunOptions } from './evaluator.js';
+import type { Interpolation } from './attribution.js';
+import type { Attribution, CircuitEvaluator, EngineStats, MaskGradient, RunOptions } from './evaluator.js';
 
 /** Bytes one forward of the edge-masked engine may hold for its rows before the batch is chunked. */
 export const CHUNK_BUDGET_BYTES = 1.5 * 2 ** 30;
@@ -153,7 +154,7 @@ export class ChunkedEngine implements CircuitEvaluator {
     return new ChunkPrefix(parts);
   }
 
-  async attribute(objective: Objective, alphas: number[], onChunk?: (done: number, total: number) => void): Promise<Attribution> {
+  async attribute(objective: Objective, alphas: number[], onChunk?: (done: number, total: number) => void, interpolate: Interpolation = 'inputs'): Promise<Attribution> {
     const parts: { grad: Float64Array; rows: number }[] = [];
     let seconds = 0;
     let i = 0;
@@ -161,7 +162,7 @@ export class ChunkedEngine implements CircuitEvaluator {
       const s = this.offsets[i], rows = this.sizes[i];
       const obj = objective.rows(s, s + rows);
       try {
-        const r = await e.attribute(obj, alphas);
+        const r = await e.attribute(obj, alphas, undefined, interpolate);
         seconds += r.seconds;
         parts.push({ grad: r.grad, rows });
       } finally {
@@ -171,6 +172,26 @@ export class ChunkedEngine implements CircuitEvaluator {
       onChunk?.(i, this.offsets.length);
     }
     return { grad: rowWeightedMean(parts), seconds };
+  }
+
+  /** Each chunk's value and mask gradient (its rows' objective), weighted by its rows. */
+  async maskGradient(objective: Objective, mask: Float32Array): Promise<MaskGradient> {
+    const parts: { grad: Float64Array; rows: number }[] = [];
+    let value = 0, i = 0;
+    const N = this.sizes.reduce((a, b) => a + b, 0);
+    for (const e of this.each()) {
+      const s = this.offsets[i], rows = this.sizes[i];
+      const obj = objective.rows(s, s + rows);
+      try {
+        const r = await e.maskGradient(obj, mask);
+        value += (rows / N) * r.value;
+        parts.push({ grad: r.grad, rows });
+      } finally {
+        obj.dispose();
+      }
+      i++;
+    }
+    return { value, grad: rowWeightedMean(parts) };
   }
 
   dispose(): void { for (const e of this.engines) e.dispose(); this.engines.length = 0; }

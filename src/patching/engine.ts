@@ -21,8 +21,8 @@ import { linear } from '../model/components.js';
 import { attention, mlp, normalize, qkInput } from '../model/block.js';
 import { buildLayout, fullMask, type PatchLayout } from '../graph/layout.js';
 import type { Ablation } from './ablation.js';
-import { attributionGradient } from './attribution.js';
-import type { Attribution, CircuitEvaluator, EngineStats, RunOptions } from './evaluator.js';
+import { attributionGradient, type Interpolation } from './attribution.js';
+import type { Attribution, CircuitEvaluator, EngineStats, MaskGradient, RunOptions } from './evaluator.js';
 import type { Objective } from './objective.js';
 
 
@@ -517,11 +517,37 @@ export class PatchingEngine implements CircuitEvaluator {
   }
 
   /** The objective's gradient for every edge from one plain forward and backward per step (attribution.ts). */
-  async attribute(objective: Objective, alphas: number[], onChunk?: (done: number, total: number) => void): Promise<Attribution> {
+  async attribute(objective: Objective, alphas: number[], onChunk?: (done: number, total: number) => void, interpolate: Interpolation = 'inputs'): Promise<Attribution> {
     const t = performance.now();
-    const grad = await attributionGradient(this, (l) => objective.differentiable(l), alphas);
+    const grad = await attributionGradient(this, (l) => objective.differentiable(l), alphas, interpolate);
     onChunk?.(1, 1);
     return { grad, seconds: (performance.now() - t) / 1000 };
+  }
+
+  /**
+   * The objective at a soft mask and its gradient for every mask entry (evaluator.ts
+   * MaskGradient): one edge-masked forward and backward (runTensor under tf.valueAndGrad), one
+   * read of [value, grad]. Entries where no edge exists get 0 (the forward masks them out).
+   */
+  async maskGradient(objective: Objective, mask: Float32Array): Promise<MaskGradient> {
+    const R = this.layout.receivers.length, S = this.layout.senders.length;
+    if (mask.length !== R * S) throw new Error(`patching: mask has ${mask.length} entries, expected ${R} x ${S}`);
+    const M = tf.tensor3d(mask, [1, R, S]);
+    let flat: tf.Tensor1D;
+    try {
+      flat = tf.tidy(() => {
+        const { value, grad } = tf.valueAndGrad((m: tf.Tensor3D) => objective.differentiable(this.runTensor(m)))(M);
+        return tf.concat([tf.reshape(value, [1]), tf.reshape(grad, [-1])]) as tf.Tensor1D;
+      });
+    } finally {
+      M.dispose();
+    }
+    let d: Float32Array;
+    try { d = (await flat.data()) as Float32Array; } finally { flat.dispose(); }
+    const grad = new Float64Array(R * S);
+    for (let i = 0; i < grad.length; i++) grad[i] = this.existsHost[i] === 1 ? d[i + 1] : 0;
+    if (!Number.isFinite(d[0]) || grad.some((g) => !Number.isFinite(g))) throw new Error(`patching: the mask gradient is NaN or infinite (objective ${objective.name} = ${d[0]})`);
+    return { value: d[0], grad };
   }
 
   dispose(): void {

@@ -6,6 +6,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { PatchLayout } from '../graph/layout.js';
 import type { Objective } from './objective.js';
+import type { Interpolation } from './attribution.js';
 
 /** FLOPs spent, counted per batch row of each circuit. */
 export interface EngineStats { runs: number; circuits: number; flops: number }
@@ -18,9 +19,18 @@ export interface RunOptions { from?: { dispose(): void }; separately?: boolean }
 export interface Attribution { grad: Float64Array; seconds: number }
 
 /**
+ * The objective at a soft mask and its gradient with respect to every mask entry: `value` is
+ * `objective.differentiable` of the masked run (the task metric, or -KL: higher = closer to the
+ * clean behaviour), the mean over all rows; `grad` [R*S] (receiver-major, 0 where no edge) the
+ * row-weighted mean of each split's gradient.
+ */
+export interface MaskGradient { value: number; grad: Float64Array }
+
+/**
  * The one interface discovery and evaluation see: evaluate circuits (`run`, masks -> logits at
- * the metric positions), attribute (gradients of an objective with respect to every edge), and
- * resume from a cached prefix (ACDC). PatchingEngine (one batch), ChunkedEngine (rows in
+ * the metric positions), attribute (gradients of an objective with respect to every edge),
+ * differentiate the objective with respect to a soft mask (learned masks), and resume from a
+ * cached prefix (ACDC). PatchingEngine (one batch), ChunkedEngine (rows in
  * chunks, `--batch-size`) and ParallelEngine (rows over worker threads, `--workers`) all are;
  * how rows are split is theirs alone. Results may be promises: always `await` them.
  */
@@ -37,9 +47,15 @@ export interface CircuitEvaluator {
   stageOfRow(r: number): number;
   /**
    * d objective / d probe for every edge, averaged over the steps `alphas` (1: EAP; k/m:
-   * EAP-IG): the mean over all rows (each split's gradient weighted by its rows).
+   * EAP-IG) of what `interpolate` says (default 'inputs'; attribution.ts): the mean over all
+   * rows (each split's gradient weighted by its rows).
    */
-  attribute(objective: Objective, alphas: number[], onChunk?: (done: number, total: number) => void): Promise<Attribution>;
+  attribute(objective: Objective, alphas: number[], onChunk?: (done: number, total: number) => void, interpolate?: Interpolation): Promise<Attribution>;
+  /**
+   * d objective / d mask at `mask` ([R*S], entries in [0, 1]; learned-mask methods): one
+   * forward and one backward of the edge-masked forward per split of the rows, one read each.
+   */
+  maskGradient(objective: Objective, mask: Float32Array): Promise<MaskGradient>;
   fullForwardFlops(): number;
   readonly stats: EngineStats;
   dispose(): void;

@@ -20,9 +20,10 @@
  * All prompts must tokenise to one length and each corrupted prompt to its clean prompt's
  * length; errors name the file, the prompt index and both lengths. `build` uses the first `n`
  * prompts in file order (the seed is not used: the prompts are fixed).
+ *
+ * No file system here: `customTaskFromText` takes the JSON text (a browser's prompt editor, an
+ * upload); Node reads the file in ./custom-file.ts (`loadCustomTask(path)`).
  */
-import { readFileSync } from 'node:fs';
-import { basename } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { accuracy, answerLogProb, klDivergence, logitDiffMaxWrong } from './metrics.js';
 import type { BuildContext, Task, TaskBatch, TaskMetric } from './types.js';
@@ -99,7 +100,7 @@ export function parseCustomTask(json: unknown, source: string): CustomTaskSpec {
   for (const f of ['model', 'name', 'description'] as const) if (o[f] !== undefined && (typeof o[f] !== 'string' || o[f] === '')) fail(`"${f}" must be a non-empty string`);
   if (o.prependBos !== undefined && typeof o.prependBos !== 'boolean') fail(`"prependBos" must be true or false`);
   return {
-    name: (o.name as string | undefined) ?? `custom:${basename(source).replace(/\.json$/i, '')}`,
+    name: (o.name as string | undefined) ?? `custom:${(source.split(/[\\/]/).pop() ?? source).replace(/\.json$/i, '')}`,
     description: (o.description as string | undefined) ?? `custom task from ${source} (${prompts.length} prompt${prompts.length === 1 ? '' : 's'})`,
     model: (o.model as string | undefined) ?? 'gpt2',
     metric,
@@ -166,19 +167,13 @@ export function customTask(spec: CustomTaskSpec, source: string): Task {
   });
 }
 
-/** Read a custom task file; errors name the file. */
-export function loadCustomTask(path: string): Task {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new Error(`custom task ${path}: cannot read the file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
+/** A custom task from its JSON text; `source` (the file name) names it in errors. */
+export function customTaskFromText(text: string, source: string): Task {
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw new Error(`custom task ${path}: not valid JSON (${(e as Error).message})`);
+    throw new Error(`custom task ${source}: not valid JSON (${(e as Error).message})`);
   }
-  return customTask(parseCustomTask(json, path), path);
+  return customTask(parseCustomTask(json, source), source);
 }

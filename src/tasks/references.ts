@@ -15,12 +15,10 @@
  * `hook_mlp_out` / `hook_mlp_in` of layer l are the sender / receiver `m{l}`,
  * `hook_{q,k,v}_input[h]` of layer l is `a{l}.h{h}<q|k|v>`, `resid_post` is `logits`.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { presetConfig, resolveConfigJson, type ModelConfig } from '../model/config.js';
 import { buildLayout, layoutEdges, type PatchLayout } from '../graph/layout.js';
 import { normalizeReceiverKey, splitEdge } from '../graph/names.js';
-import { resolveSharedModel } from './shared-models.js';
+import { readSharedModelFile } from './shared-models.js';
 
 export interface ReferenceCircuit {
   /** what it is and where it comes from */
@@ -267,17 +265,29 @@ interface ToyReferenceJson { circuit_edges?: unknown; uncertain_edges?: unknown;
  * layout of its config.json, or null when the shared folder or its reference_circuit.json is
  * not there. A malformed file or an edge outside the graph is an error naming the file.
  */
-export function toyReference(dir: string, env: NodeJS.ProcessEnv = process.env): ReferenceCircuit | null {
-  const base = resolveSharedModel(dir, env);
-  if (!base) return null;
-  const file = join(base, 'reference_circuit.json');
+export function toyReference(dir: string, env?: Record<string, string | undefined>): ReferenceCircuit | null {
+  let ref: { text: string; path: string } | null, cfgFile: { text: string; path: string } | null;
+  try {
+    ref = readSharedModelFile(dir, 'reference_circuit.json', env);
+    cfgFile = ref && readSharedModelFile(dir, 'config.json', env);
+  } catch (e) {
+    throw new Error(`references: ${dir}: ${(e as Error).message}`);
+  }
+  if (!ref || !cfgFile) return null;
+  return toyReferenceFromJson(dir, ref.text, cfgFile.text, ref.path, cfgFile.path);
+}
+
+/**
+ * The published circuit of toy model `dir` from the texts of its reference_circuit.json and
+ * config.json (`file` / `cfgFile` name them in errors and in the circuit's source).
+ */
+export function toyReferenceFromJson(dir: string, refText: string, cfgText: string, file: string, cfgFile: string): ReferenceCircuit {
   let json: ToyReferenceJson;
   let cfg: ModelConfig;
   try {
-    json = JSON.parse(readFileSync(file, 'utf8')) as ToyReferenceJson;
-    cfg = resolveConfigJson(JSON.parse(readFileSync(join(base, 'config.json'), 'utf8')), join(base, 'config.json'));
+    json = JSON.parse(refText) as ToyReferenceJson;
+    cfg = resolveConfigJson(JSON.parse(cfgText), cfgFile);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw new Error(`references: ${file}: ${(e as Error).message}`);
   }
   const list = (v: unknown, field: string): string[] => {

@@ -7,7 +7,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ModelConfig } from '../model/config.js';
-import { writeSafetensors } from '../model/safetensors.js';
+import { writeSafetensors } from '../model/node-files.js';
 import { validateStateDict, type StateDict } from '../model/weights.js';
 
 /** The TransformerLens config JSON of a ModelConfig (what `fromTransformerLens` reads back). */

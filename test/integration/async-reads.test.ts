@@ -98,7 +98,7 @@ describe('with synchronous reads forbidden', () => {
     it(`${m.name}: discover, whole and in chunks of 5 rows`, async () => {
       for (const batchSize of [undefined, 5]) {
         const [a, b] = await bothWays(async () => {
-          const r = await discover(model, task, { method: m.name, n: 12, seed: 3, steps: 3, batchSize, speculate: 4, modelName: 'ioi-words', backend: 'wasm', ...(m.kind === 'score' ? { topN: 20 } : {}) });
+          const r = await discover(model, task, { method: m.name, n: 12, seed: 3, steps: 3, trainSteps: 4, batchSize, speculate: 4, modelName: 'ioi-words', backend: 'wasm', ...(m.kind === 'score' ? { topN: 20 } : {}) });
           r.evaluator.dispose();
           return { results: r.file.results, edges: r.file.edges, scores: r.raw.scores };
         });

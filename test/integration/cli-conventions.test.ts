@@ -83,8 +83,8 @@ describe('numbers and options: one line naming the option', () => {
     [['evaluate', '--circuit', 'x.json', '--samples', '-2'], '--samples must be an integer >= 0, got -2'],
     [['sweep', '--task', 'min-int', '--seed', '1.5'], '--seed must be an integer >= 0, got 1.5'],
     // options the method ignores: refused, the same words in discover and sweep
-    [['discover', '--task', 'min-int', '--top-n', '2'], '--top-n does not apply to --method acdc (its own options: --speculate, --abs-value)'],
-    [['sweep', '--task', 'min-int', '--top-n', '2'], '--top-n does not apply to --method acdc (its own options: --speculate, --abs-value)'],
+    [['discover', '--task', 'min-int', '--top-n', '2'], '--top-n does not apply to --method acdc (its own options: --speculate, --abs-value, --candidates)'],
+    [['sweep', '--task', 'min-int', '--top-n', '2'], '--top-n does not apply to --method acdc (its own options: --speculate, --abs-value, --candidates)'],
     [['discover', '--task', 'min-int', '--greedy'], '--greedy does not apply to --method acdc'],
     [['discover', '--task', 'min-int', '--method', 'eap', '--steps', '3'], '--steps does not apply to --method eap (its own options: --top-n, --greedy)'],
     [['discover', '--task', 'min-int', '--method', 'eap', '--speculate', '2'], '--speculate does not apply to --method eap'],
@@ -135,17 +135,34 @@ describe('progress, summary, --quiet', () => {
   });
 });
 
-describe('selection reports what pruning took', () => {
-  it('eap --top-n 40: kept + pruned dangling edges = 40, said in the summary and the file', async () => {
+describe('selection reports what it took', () => {
+  it('eap --top-n 40: a connected circuit of at least 40 edges; asked, taken and kept in the file and the summary', async () => {
     const out = join(dir, 'top40.json');
     const r = await cli(['discover', '--task', 'ioi', '--method', 'eap', '--top-n', '40', '-n', '8', '--out', out, '--quiet', '--no-html']);
     expect(r.code).toBe(0);
     const f = JSON.parse(readFileSync(out, 'utf8')) as CircuitFile;
-    const pruned = f.results.danglingPruned!;
-    expect(f.results.edgesKept + pruned).toBe(40);
+    const s = f.results.selection!;
     expect(f.topN).toBe(40);
-    if (pruned > 0) expect(r.stdout).toContain(`${f.results.edgesKept} of ${f.results.edgesTotal} edges kept (top-n 40; ${pruned} dangling edge${pruned === 1 ? '' : 's'} pruned (not on an input-to-logits path)`);
-    else expect(r.stdout).toContain('(top-n 40;');
+    expect(s.asked).toBe(40);
+    expect(s.kept).toBe(f.results.edgesKept);
+    expect(s.kept).toBeGreaterThanOrEqual(40);
+    // the best `taken` by score were taken; what pruning removed of them is danglingPruned
+    expect(f.results.edgesKept + f.results.danglingPruned!).toBe(s.taken);
+    const head = `${f.results.edgesKept} of ${f.results.edgesTotal} edges kept (top-n 40`;
+    if (s.taken > 40) expect(r.stdout).toContain(`${head}: the 40 best alone do not all lie on input-to-logits paths; the best ${s.taken} by score give a connected circuit of ${s.kept};`);
+    else expect(r.stdout).toContain(`${head};`);
+  });
+
+  it('eap --threshold: picked, then pruned; dangling edges counted', async () => {
+    const out = join(dir, 'thr.json');
+    const r = await cli(['discover', '--task', 'ioi', '--method', 'eap', '--threshold', '0.01', '-n', '8', '--out', out, '--quiet', '--no-html']);
+    expect(r.code).toBe(0);
+    const f = JSON.parse(readFileSync(out, 'utf8')) as CircuitFile;
+    expect(f.results.selection).toBeUndefined();
+    const picked = f.edges.filter((e) => e.score !== null && Math.abs(e.score) >= 0.01).length;
+    expect(f.results.edgesKept + f.results.danglingPruned!).toBe(picked);
+    const p = f.results.danglingPruned!;
+    expect(r.stdout).toContain(`(threshold 0.01${p ? `; ${p} dangling edge${p === 1 ? '' : 's'} pruned (not on an input-to-logits path)` : ''};`);
   });
 });
 
@@ -153,13 +170,13 @@ describe('SIGINT during ACDC', () => {
   it('exits 130 naming the checkpoint and the --resume command, which finishes with the uninterrupted circuit', async () => {
     const root = fileURLToPath(new URL('../../', import.meta.url));
     const out = join(dir, 'int.json'), ck = join(dir, 'int.checkpoint.json');
-    const args = ['discover', '--task', 'ioi', '-n', '40', '--out', out, '--workers', '1', '--no-html'];
+    const args = ['discover', '--task', 'ioi', '-n', '20', '--out', out, '--workers', '1', '--no-html'];
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: root, env: { ...process.env, CIRCUITSCOPE_DEBUG: '' } });
     let stderr = '';
     child.stderr.on('data', (d) => { stderr += d; });
     const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
     const t0 = Date.now();
-    while (!existsSync(ck) && Date.now() - t0 < 120_000) await new Promise((r) => setTimeout(r, 100));
+    while (!existsSync(ck) && Date.now() - t0 < 300_000) await new Promise((r) => setTimeout(r, 100));
     expect(existsSync(ck)).toBe(true);
     child.kill('SIGINT');
     expect(await exited).toBe(130);
@@ -176,5 +193,5 @@ describe('SIGINT during ACDC', () => {
     const a = JSON.parse(readFileSync(out, 'utf8')) as CircuitFile, b = JSON.parse(readFileSync(fresh, 'utf8')) as CircuitFile;
     expect(a.edges).toEqual(b.edges);
     expect(a.results.circuit).toBe(b.results.circuit);
-  });
+  }, 600_000);
 });

@@ -311,11 +311,24 @@ describe('sweeps on permute_lists (zero ablation) vs independent computations', 
     const sc = new Map(file.edges.map((e) => [`${e.from}->${e.to}`, e.score!]));
     const byKey = (k: (e: string) => number) => [...all].sort((x, y) => k(y) - k(x) || (x < y ? -1 : 1));
     const signed = byKey((e) => -sc.get(e)!), abs = byKey((e) => Math.abs(sc.get(e)!));
-    const f = (ranked: string[]) => mibCounts(all.length).map((n) => (oracleMetric(model(), task, b, ab, pruneDangling(ranked.slice(0, n))) - empty) / (full - empty));
-    const fs = f(signed), fa = f(abs);
+    // MIB's budgets, each a connected selection (naive: the shortest prefix whose pruned set
+    // reaches the budget), placed at max(k, kept / N) on the x-axis
+    const connected = (ranked: string[], n: number) => {
+      for (let k = 0; ; k++) { const c = pruneDangling(ranked.slice(0, k)); if (c.size >= n || k === ranked.length) return c; }
+    };
+    const curve = (ranked: string[]) => mibCounts(all.length).map((n, i) => {
+      const c = connected(ranked, n);
+      return { f: (oracleMetric(model(), task, b, ab, c) - empty) / (full - empty), x: c.size > n ? c.size / all.length : MIB_SIZES[i], kept: c.size };
+    });
+    const cs = curve(signed), ca = curve(abs);
+    const fs = cs.map((p) => p.f), fa = ca.map((p) => p.f), xs = cs.map((p) => p.x), xa = ca.map((p) => p.x);
+    expect(s.mib!.edgesSigned).toEqual(cs.map((p) => p.kept));
+    expect(s.mib!.edgesAbsolute).toEqual(ca.map((p) => p.kept));
+    expect(s.mib!.edgesSigned.every((k, i) => k >= s.mib!.requested[i])).toBe(true);
+    expect(s.mib!.axisSigned).toEqual(xs);
     expect(s.mib!.signed.map((x) => Number(x.toFixed(3)))).toEqual(fs.map((x) => Number(x.toFixed(3))));
     let cpr = 0, cmd = 0;
-    for (let i = 0; i < 9; i++) { const w = MIB_SIZES[i + 1] - MIB_SIZES[i]; cpr += w * (fs[i] + fs[i + 1]) / 2; cmd += w * (Math.abs(1 - fa[i]) + Math.abs(1 - fa[i + 1])) / 2; }
+    for (let i = 0; i < 9; i++) { cpr += (xs[i + 1] - xs[i]) * (fs[i] + fs[i + 1]) / 2; cmd += (xa[i + 1] - xa[i]) * (Math.abs(1 - fa[i]) + Math.abs(1 - fa[i + 1])) / 2; }
     expect(Math.abs(s.mib!.cpr - cpr)).toBeLessThan(1e-3);
     expect(Math.abs(s.mib!.cmd - cmd)).toBeLessThan(1e-3);
     // a good ranking: the published circuit's edges come early

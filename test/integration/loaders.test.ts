@@ -10,10 +10,9 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SHARED } from '../helpers.js';
-import { readSafetensors, writeSafetensors } from '../../src/model/safetensors.js';
-import { loadTorchPt } from '../../src/model/loaders/torch-pt.js';
+import { loadTorchPt, readSafetensors, writeSafetensors } from '../../src/model/node-files.js';
 import { loadCheckpoint, listHfCache, resolveHfName } from '../../src/model/loaders/index.js';
-import { hfHubCacheDirs } from '../../src/model/loaders/hf-gpt2.js';
+import { hfHubCacheDirs } from '../../src/model/loaders/hf-cache.js';
 import type { HostTensor, StateDict } from '../../src/model/weights.js';
 
 const MODELS = ['min_int', 'majority_element', 'sort_fixed_len_list', 'permute_lists'];

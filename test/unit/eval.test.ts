@@ -7,7 +7,8 @@
  */
 import { describe, it, expect } from 'vitest';
 import { compareToReference, confusion, directEdges, paretoCurve, pessimisticAuc, referenceScorer, rocNodes, staircaseArea } from '../../src/eval/roc.js';
-import { mibArea, mibCircuitsFromScores, mibCircuitsFromSweep, mibCounts, MIB_SIZES, rankEdges, importanceSign } from '../../src/eval/mib.js';
+import { mibArea, mibAxis, mibCircuitsFromScores, mibCircuitsFromSweep, mibCounts, mibSelections, MIB_SIZES, rankEdges, importanceSign } from '../../src/eval/mib.js';
+import { pruneDangling } from '../../src/graph/selection.js';
 import { circuitComponents, removeNodes } from '../../src/eval/criteria.js';
 import { compareCircuits, comparisonText } from '../../src/eval/compare.js';
 import type { CircuitFile } from '../../src/graph/circuit-file.js';
@@ -166,6 +167,21 @@ describe('MIB CPR / CMD', () => {
     expect(a.cpr).toBeCloseTo(0 + 0 + 0.00025 + 0.0015 + 0.0105 + 0.0325 + 0.085 + 0.3 + 0.525, 12);
     expect(a.cmd).toBeCloseTo(0.001 + 0.003 + 0.00475 + 0.0085 + 0.0195 + 0.0175 + 0.015 + 0.03 + 0.025, 12);
     expect(() => mibArea([1, 2])).toThrow(/10 circuit sizes/);
+    expect(() => mibArea(f, [...MIB_SIZES].reverse())).toThrow(/must not decrease/);
+  });
+
+  it('x-axis: the nominal size within budget, kept / N beyond it', () => {
+    // N = 1000: budgets 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000; the first two overshoot
+    const kept = [4, 4, 5, 9, 20, 61, 100, 200, 500, 1000];
+    const x = mibAxis(kept, 1000);
+    expect(x).toEqual([0.004, 0.004, 0.005, 0.01, 0.02, 0.061, 0.1, 0.2, 0.5, 1]);
+    // an overshoot moves its point right: the area over the kept sizes, by hand for f = k-th index / 10
+    const f = MIB_SIZES.map((_, i) => i / 10);
+    let cpr = 0;
+    for (let i = 0; i < 9; i++) cpr += (x[i + 1] - x[i]) * (f[i] + f[i + 1]) / 2;
+    expect(mibArea(f, x).cpr).toBeCloseTo(cpr, 12);
+    expect(mibAxis(MIB_SIZES.map(() => 0), 50)).toEqual([...MIB_SIZES]);
+    expect(() => mibAxis([1], 10)).toThrow(/1 circuit sizes for 10 MIB sizes/);
   });
 
   it('ranks by signed importance or |score|, unscored last', () => {
@@ -178,22 +194,30 @@ describe('MIB CPR / CMD', () => {
     expect(importanceSign('acdc')).toBe(1);
   });
 
-  it('circuits from scores are pruned; from a sweep, the largest within each size', () => {
+  it('circuits from scores are connected selections; from a sweep, the largest within each size', () => {
     const cfg = presetConfig('redwood-attn-2l');
     const all = layoutEdges(buildLayout(cfg, false));
     // a path input -> a0.h0<v>, a0.h0 -> logits and input -> logits on top, then edges by index
     const scores = new Map<string, number>(all.map((e, i) => [e, -i]));
     scores.set('input->a0.h0<v>', 100); scores.set('a0.h0->logits', 99); scores.set('input->logits', 98);
+    const sel = mibSelections(all, scores, { absolute: false, sign: 1 });
     const cs = mibCircuitsFromScores(all, scores, { absolute: false, sign: 1 });
-    // N = 257 (ACDC's 305 less 48 direct edges) -> 0, 0, 1, 2, 5 edges: the lone head input is
-    // pruned; then input -> a0.h0 -> logits; then input->logits and input->a0.h{0,1}<q>, of
-    // which a0.h1's is pruned (a0.h1 reaches no logits)
+    expect(cs.map((c) => c.size)).toEqual(sel.map((s) => s.kept));
+    // N = 257 (ACDC's 305 less 48 direct edges) -> budgets 0, 0, 1, 2, 5 edges: 1 edge needs
+    // the best 2 (the lone head input alone is dangling): input -> a0.h0 -> logits; 5 edges need
+    // 12: input->logits, input->a0.h0<q>, then the q inputs of a0.h1..h7 (dangling: those heads
+    // reach no logits), then input->a0.h0<k>
     expect(all.length).toBe(257);
-    expect(cs.slice(0, 5).map((c) => c.size)).toEqual([0, 0, 0, 2, 4]);
+    expect(sel.slice(0, 5).map((s) => [s.asked, s.taken, s.kept])).toEqual([[0, 0, 0], [0, 0, 0], [1, 2, 2], [2, 2, 2], [5, 12, 5]]);
+    expect([...cs[4]]).toEqual(['input->a0.h0<v>', 'a0.h0->logits', 'input->logits', 'input->a0.h0<q>', 'input->a0.h0<k>']);
+    expect([...cs[2]]).toEqual(['input->a0.h0<v>', 'a0.h0->logits']);
     expect(cs[9].size).toBe(all.length);
-    // an edge into a head that feeds nothing is pruned
+    // an edge into a head that feeds nothing is never alone: the selection grows until the head reaches the logits
     const lone = new Map<string, number>([['input->a0.h0<q>', 10]]);
-    expect(mibCircuitsFromScores(all, lone, { absolute: true, sign: 1 })[2].size).toBe(0); // top 1 edge
+    const one = mibSelections(all, lone, { absolute: true, sign: 1 })[2]; // budget 1
+    expect(one.kept).toBeGreaterThanOrEqual(1);
+    expect(one.edges.has('input->a0.h0<q>') || one.taken > 1).toBe(true);
+    expect(pruneDangling(one.edges).size).toBe(one.kept);
     const sweep = [new Set(['input->logits']), new Set(all.slice(0, 40)), new Set(all.slice(0, 100))];
     const m = mibCircuitsFromSweep(all, sweep);
     // N = 257 -> counts 0, 0, 1, 2, 5, 12, 25, 51, 128, 257

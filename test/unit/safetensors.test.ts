@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   decodeToFloat32, encodeSafetensors, formatBytes, halfBitsToFloatBits, parseSafetensors,
-  parseSafetensorsHeader, readSafetensors, readSafetensorsHeader, serializeSafetensors, writeSafetensors,
-  type RawTensor,
+  parseSafetensorsHeader, serializeSafetensors, type RawTensor,
 } from '../../src/model/safetensors.js';
+import { readSafetensors, readSafetensorsHeader, writeSafetensors } from '../../src/model/node-files.js';
 import { hostTensor, type StateDict } from '../../src/model/weights.js';
 
 let dir: string;

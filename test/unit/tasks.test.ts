@@ -20,7 +20,8 @@ import { validateBatch, type BuildContext, type Task, type TaskBatch } from '../
 import { ABBA_TEMPLATES, BABA_TEMPLATES, NAMES, OBJECTS, PLACES, fillTemplate, templateText } from '../../src/tasks/ioi/index.js';
 import { greaterThanYears, probDiff, YY_INDEX } from '../../src/tasks/greater-than.js';
 import { VARIABLE_NAMES } from '../../src/tasks/docstring.js';
-import { customTask, loadCustomTask, parseCustomTask } from '../../src/tasks/custom.js';
+import { customTask, parseCustomTask } from '../../src/tasks/custom.js';
+import { loadCustomTask } from '../../src/tasks/custom-file.js';
 import { composition, convertToyEdge, docstringReference, greaterThanReference, ioiReference, IOI_HEAD_GROUPS } from '../../src/tasks/references.js';
 import { corruptSeed } from '../../src/tasks/toy.js';
 import { resolveSharedModel } from '../../src/tasks/shared-models.js';

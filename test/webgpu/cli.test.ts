@@ -33,7 +33,7 @@ const same = (a: unknown, b: unknown, path: string): void => expectSameNumbers(a
 
 describe.skipIf(!gate.ok)('CLI on webgpu', () => {
   beforeAll(async () => {
-    await cli(['discover', '--task', 'permute-lists', '--model', M, '--split-embed', '--threshold', '0.05', '--n', '8', '--no-evaluation', '--quiet', '--out', circuit], 'wasm');
+    await cli(['discover', '--task', 'permute-lists', '--model', M, '--split-embed', '--threshold', '0.05', '--n', '8', '--no-evaluate', '--quiet', '--out', circuit], 'wasm');
   }, 300_000);
 
   const jobs: [string, (out: string) => string[]][] = [

@@ -160,7 +160,7 @@ describe.skipIf(!gate.ok)('webgpu discovery', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cs-webgpu-'));
     const out = join(dir, 'c.json');
     const job = JOBS[0];
-    const r = await runCli(['discover', '--backend', 'webgpu', '--task', job.task, '--model', job.model, '--split-embed', '--threshold', '0.05', '--n', '8', '--seed', '2', '--batch-size', '4', '--no-evaluation', '--quiet', '--out', out], { timeout: 300_000 });
+    const r = await runCli(['discover', '--backend', 'webgpu', '--task', job.task, '--model', job.model, '--split-embed', '--threshold', '0.05', '--n', '8', '--seed', '2', '--batch-size', '4', '--no-evaluate', '--quiet', '--out', out], { timeout: 300_000 });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const file = JSON.parse(readFileSync(out, 'utf8')) as CircuitFile;

@@ -5,7 +5,7 @@
  * it prints the one line saying why.
  */
 import type { TestProject } from 'vitest/node';
-import { probeWebgpu } from '../../src/model/backend-choice.js';
+import { probeWebgpu } from '../../src/model/backend-probe.js';
 import { inCi, type WebgpuGate } from './gate.js';
 
 export default async function setup(project: TestProject): Promise<void> {

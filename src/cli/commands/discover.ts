@@ -8,12 +8,12 @@ import { existsSync, rmSync } from 'node:fs';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { initBackend, type BackendName } from '../../model/backend.js';
-import { discover } from '../../discovery/run.js';
+import { discover, ownOptions } from '../../discovery/run.js';
 import { getMethod } from '../../discovery/registry.js';
 import { toDot, toMib, type CircuitFile } from '../../graph/circuit-file.js';
 import { circuitHtml } from '../../report/circuit-html.js';
 import { getTask } from '../../tasks/registry.js';
-import { loadCustomTask } from '../../tasks/custom.js';
+import { loadCustomTask } from '../../tasks/custom-file.js';
 import { fmtNum, fmtThreshold } from '../../util/format.js';
 import { Stages } from '../progress.js';
 import { reportSections } from '../../eval/report.js';
@@ -45,6 +45,7 @@ interface DiscoverArgs {
   splitEmbed: boolean;
   speculate?: number;
   steps?: number;
+  candidates?: string;
   resume: boolean;
   quiet: boolean;
   processing?: string[];
@@ -69,9 +70,23 @@ export function summary(file: CircuitFile): string {
   return lines.join('\n');
 }
 
-/** How the circuit was picked, and what pruning took away: "top-n 40; 17 dangling edges pruned". */
+/**
+ * How the circuit was picked, and what pruning took away: "top-n 40", "top-n 10: the 10 best
+ * alone do not all lie on input-to-logits paths; the best 37 by score give a connected circuit
+ * of 12", "threshold 0.01; 17 dangling edges pruned (not on an input-to-logits path)".
+ */
 export function selectionText(file: CircuitFile): string {
   const p = file.results.danglingPruned ?? 0;
+  const s = file.results.selection;
+  if (s && file.topN !== null && !file.greedy) {
+    const e = (n: number) => `${n} edge${n === 1 ? '' : 's'}`;
+    const why = s.asked === 0 ? 'an empty circuit, as asked'
+      : s.kept === 0 ? 'EMPTY circuit: no scored edges form a path from input to logits'
+      : s.kept < s.asked ? `only ${e(s.kept)} of the ranking lie on input-to-logits paths (all kept; the best ${s.taken} by score contain them)`
+      : s.taken > s.asked ? `the ${s.asked} best alone do not all lie on input-to-logits paths; the best ${s.taken} by score give a connected circuit of ${s.kept}`
+      : '';
+    return `top-n ${s.asked}${why ? `: ${why}` : ''}`;
+  }
   const how = file.topN !== null ? `${file.greedy ? 'greedy ' : ''}top-n ${file.topN}` : file.threshold !== null ? `threshold ${fmtThreshold(file.threshold)}` : file.method === 'imported' ? 'imported' : 'default selection';
   return `${how}${p ? `; ${p} dangling edge${p === 1 ? '' : 's'} pruned (not on an input-to-logits path)` : ''}`;
 }
@@ -149,8 +164,8 @@ export const discoverCommand: CommandModule<object, DiscoverArgs> = {
     try {
       const { file, evaluator } = await discover(loaded.model, task, {
         method: argv.method, threshold: argv.threshold, topN: argv.topN, greedy: argv.greedy,
-        absValue: argv.absValue, metric: argv.metric, ablation: argv.ablation, n: argv.n, seed: argv.seed,
-        splitEmbed: argv.splitEmbed, speculate: argv.speculate, steps: argv.steps, batchSize: argv.batchSize,
+        ...ownOptions(argv), metric: argv.metric, ablation: argv.ablation, n: argv.n, seed: argv.seed,
+        splitEmbed: argv.splitEmbed, batchSize: argv.batchSize,
         checkpoint: fileCheckpoint(paths.checkpoint), resume: argv.resume,
         modelName: name, backend, onProgress: stages.onProgress, onStage: (s) => stages.start(s === 'method' ? argv.method : s), pool,
       });

@@ -16,6 +16,7 @@ import { evaluateCommand } from './evaluate.js';
 import { sweepCommand } from './sweep.js';
 import { compareCommand } from './compare.js';
 import { backendsCommand } from './backends.js';
+import { serveCommand } from './serve.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [logitsCommand, modelsCommand, graphCommand, tasksCommand, discoverCommand, evaluateCommand, sweepCommand, compareCommand, patchCommand, attentionCommand, headsCommand, dlaCommand, backendsCommand];
+export const commands: CommandModule<any, any>[] = [logitsCommand, modelsCommand, graphCommand, tasksCommand, discoverCommand, evaluateCommand, sweepCommand, compareCommand, patchCommand, attentionCommand, headsCommand, dlaCommand, backendsCommand, serveCommand];

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { PRESETS, presetConfig, resolveConfigJson, type ModelConfig } from '../../model/config.js';
 import { SHIPPED_DIR } from '../../model/load-model.js';
-import { listHfCache } from '../../model/loaders/hf-gpt2.js';
+import { listHfCache } from '../../model/loaders/hf-cache.js';
 import { quietOption } from '../options.js';
 
 export interface ModelRow {

@@ -8,8 +8,9 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { initBackend, type BackendName } from '../../model/backend.js';
 import type { AblationKind } from '../../patching/ablation.js';
 import { getTask } from '../../tasks/registry.js';
-import { loadCustomTask } from '../../tasks/custom.js';
+import { loadCustomTask } from '../../tasks/custom-file.js';
 import { sweep, type SweepResult } from '../../eval/sweep.js';
+import { ownOptions } from '../../discovery/run.js';
 import { sweepFigures, sweepHtml } from '../../eval/html.js';
 import { inputPaths, modelForTask, referenceOption } from '../context.js';
 import { startWorkers, workersOption } from '../workers.js';
@@ -72,6 +73,7 @@ interface SweepArgs {
   countDirect: boolean;
   speculate?: number;
   steps?: number;
+  candidates?: string;
   absValue?: boolean;
   greedy?: boolean;
   batchSize?: number;
@@ -138,7 +140,7 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
       stages.start(`${argv.method} sweep`);
       const s = await sweep(loaded.model, task, {
         method: argv.method, thresholds, topN, ablation: argv.ablation, metric: argv.metric, n: argv.n, seed: argv.seed,
-        splitEmbed: argv.splitEmbed, speculate: argv.speculate, steps: argv.steps, absValue: argv.absValue, batchSize: argv.batchSize, pool,
+        ...ownOptions(argv), splitEmbed: argv.splitEmbed, batchSize: argv.batchSize, pool,
         reference, countDirect: argv.countDirect, modelName: name, backend,
         onStep: (d, t, note) => stages.progress(d, t, note),
       });

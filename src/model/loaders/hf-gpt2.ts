@@ -10,18 +10,14 @@
  * [D, D] becomes W_O [H, Dh, D], Conv1D weights are already [in, out], and the unembedding is
  * lm_head.weight^T when the embeddings are untied, else wte^T, with b_U = 0.
  *
- * Names like 'gpt2' or 'openai-community/gpt2' resolve to a snapshot in the local Hugging Face
- * hub cache ($HF_HUB_CACHE, $HUGGINGFACE_HUB_CACHE, $HF_HOME/hub, $XDG_CACHE_HOME/huggingface/hub,
- * ~/.cache/huggingface/hub); nothing is downloaded.
+ * Files are read through `ModelFiles` (./files.ts), never Node's fs. Names like 'gpt2' resolve
+ * to a snapshot folder in the local Hugging Face hub cache in ./hf-cache.ts (Node only).
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { basename, join } from 'node:path';
 import { fromHfGpt2, resolveConfigJson, type ModelConfig } from '../config.js';
-import { readSafetensors, readSafetensorsHeader } from '../safetensors.js';
+import { readSafetensorsFile, readSafetensorsHeaderFile } from '../safetensors.js';
 import type { HostTensor, StateDict } from '../weights.js';
 import { readTorchPt } from './torch-pt.js';
-import { isDirectory, isFile, readJsonFile } from './files.js';
+import { readJsonFile, type ModelFiles } from './files.js';
 
 function fail(source: string, msg: string): never {
   throw new Error(`hf-gpt2: ${source}: ${msg}`);
@@ -159,16 +155,17 @@ function transpose(a: Float32Array, rows: number, cols: number): Float32Array {
 // Directories
 
 /** Which weights a directory holds, in order of preference. */
-export function hfWeightsFile(dir: string): string | null {
+export function hfWeightsFile(files: ModelFiles, dir: string): string | null {
   for (const f of ['model.safetensors', 'model.safetensors.index.json', 'pytorch_model.bin']) {
-    if (isFile(join(dir, f))) return join(dir, f);
+    if (files.isFile(files.join(dir, f))) return files.join(dir, f);
   }
   return null;
 }
 
 /** Read a sharded checkpoint through its index (`weight_map`: tensor name -> shard file). */
-export function readShardedSafetensors(indexPath: string, dir: string): StateDict {
-  const idx = readJsonFile(indexPath, 'hf-gpt2') as { weight_map?: unknown };
+export function readShardedSafetensors(files: ModelFiles, indexPath: string, dir: string): StateDict {
+  const { basename } = files;
+  const idx = readJsonFile(files, indexPath, 'hf-gpt2') as { weight_map?: unknown };
   const wm = idx?.weight_map;
   if (wm === null || typeof wm !== 'object' || Array.isArray(wm)) fail(indexPath, 'has no weight_map object');
   const byShard = new Map<string, Set<string>>();
@@ -182,9 +179,9 @@ export function readShardedSafetensors(indexPath: string, dir: string): StateDic
   }
   const sd: StateDict = new Map();
   for (const [shard, names] of byShard) {
-    const p = join(dir, shard);
-    if (!isFile(p)) fail(indexPath, `shard '${shard}' is missing (looked for ${p})`);
-    const part = readSafetensors(p, names);
+    const p = files.join(dir, shard);
+    if (!files.isFile(p)) fail(indexPath, `shard '${shard}' is missing (looked for ${p})`);
+    const part = readSafetensorsFile(files, p, names);
     for (const n of names) {
       const t = part.get(n);
       if (!t) fail(p, `tensor '${n}' is listed in ${basename(indexPath)} but the shard does not hold it`);
@@ -195,20 +192,20 @@ export function readShardedSafetensors(indexPath: string, dir: string): StateDic
 }
 
 /** Read the HF-named tensors of a model directory. `source` is the file to name in errors. */
-export function readHfWeights(dir: string): { tensors: StateDict; source: string } {
-  const file = hfWeightsFile(dir);
+export function readHfWeights(files: ModelFiles, dir: string): { tensors: StateDict; source: string } {
+  const file = hfWeightsFile(files, dir);
   if (!file) fail(dir, 'no model.safetensors, model.safetensors.index.json or pytorch_model.bin in this directory');
-  if (file.endsWith('.index.json')) return { tensors: readShardedSafetensors(file, dir), source: file };
+  if (file.endsWith('.index.json')) return { tensors: readShardedSafetensors(files, file, dir), source: file };
   if (file.endsWith('.safetensors')) {
-    const names = new Set(readSafetensorsHeader(file).entries.map((e) => e.name).filter((n) => !isBuffer(n)));
-    return { tensors: readSafetensors(file, names), source: file };
+    const names = new Set(readSafetensorsHeaderFile(files, file).entries.map((e) => e.name).filter((n) => !isBuffer(n)));
+    return { tensors: readSafetensorsFile(files, file, names), source: file };
   }
-  return { tensors: readTorchPt(file), source: file };
+  return { tensors: readTorchPt(files, file), source: file };
 }
 
 /** Config of an HF directory; `name` becomes the model name when the config has none. */
-export function readHfConfig(path: string, name?: string): ModelConfig {
-  const json = readJsonFile(path, 'hf-gpt2');
+export function readHfConfig(files: ModelFiles, path: string, name?: string): ModelConfig {
+  const json = readJsonFile(files, path, 'hf-gpt2');
   if (!isHfGpt2Config(json)) return resolveConfigJson(json, path);
   const o = json as Record<string, unknown>;
   return fromHfGpt2({ ...o, _name_or_path: o._name_or_path || name || undefined }, path);
@@ -223,131 +220,21 @@ export interface HfLoaded {
 }
 
 /** Load an HF GPT-2 model directory. `opts.config` replaces the directory's config.json. */
-export function loadHfGpt2Dir(dir: string, opts: { config?: string; name?: string } = {}): HfLoaded {
-  const cfgPath = opts.config ?? join(dir, 'config.json');
-  if (!isFile(cfgPath)) fail(dir, `no config.json (looked for ${cfgPath})`);
-  const config = readHfConfig(cfgPath, opts.name ?? basename(dir));
-  const { tensors, source } = readHfWeights(dir);
+export function loadHfGpt2Dir(files: ModelFiles, dir: string, opts: { config?: string; name?: string } = {}): HfLoaded {
+  const cfgPath = opts.config ?? files.join(dir, 'config.json');
+  if (!files.isFile(cfgPath)) fail(dir, `no config.json (looked for ${cfgPath})`);
+  const config = readHfConfig(files, cfgPath, opts.name ?? files.basename(dir));
+  const { tensors, source } = readHfWeights(files, dir);
   if (!isHfGpt2StateDict(tensors)) fail(source, `has no 'wte.weight' or 'transformer.wte.weight': not a Hugging Face GPT-2 checkpoint`);
   return { config, stateDict: convertHfGpt2(config, tensors, source), source };
 }
 
 // ---------------------------------------------------------------------------------------------
-// The hub cache
-
-/** Hub cache directories to search, in huggingface_hub's order of precedence. */
-export function hfHubCacheDirs(env: NodeJS.ProcessEnv = process.env): string[] {
-  const dirs: string[] = [];
-  if (env.HF_HUB_CACHE) dirs.push(env.HF_HUB_CACHE);
-  if (env.HUGGINGFACE_HUB_CACHE) dirs.push(env.HUGGINGFACE_HUB_CACHE);
-  if (env.HF_HOME) dirs.push(join(env.HF_HOME, 'hub'));
-  if (env.XDG_CACHE_HOME) dirs.push(join(env.XDG_CACHE_HOME, 'huggingface', 'hub'));
-  dirs.push(join(env.HOME || homedir(), '.cache', 'huggingface', 'hub'));
-  return [...new Set(dirs)];
-}
-
-/** Canonical hub ids of the GPT-2 family that moved under an organisation. */
-const ALIASES: Readonly<Record<string, string>> = {
-  gpt2: 'openai-community/gpt2',
-  'gpt2-medium': 'openai-community/gpt2-medium',
-  'gpt2-large': 'openai-community/gpt2-large',
-  'gpt2-xl': 'openai-community/gpt2-xl',
-  distilgpt2: 'distilbert/distilgpt2',
-};
+// Hub ids (resolved in the local cache by ./hf-cache.ts)
 
 const HF_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]*(\/[A-Za-z0-9][A-Za-z0-9_.-]*)?(@[A-Za-z0-9_.\/-]+)?$/;
 
 /** Whether a spec looks like a hub id ('gpt2', 'org/name', optionally '@revision'). */
 export function looksLikeHfName(spec: string): boolean {
   return HF_ID.test(spec) && !spec.includes('..') && !/\.(safetensors|pt|pth|bin|json)$/i.test(spec);
-}
-
-function repoIds(id: string): string[] {
-  const ids = [id];
-  const alias = ALIASES[id];
-  if (alias) ids.push(alias);
-  for (const [short, long] of Object.entries(ALIASES)) if (long === id) ids.push(short);
-  return ids;
-}
-
-function repoDirName(id: string): string {
-  return `models--${id.split('/').join('--')}`;
-}
-
-function usableSnapshot(dir: string): boolean {
-  return isFile(join(dir, 'config.json')) && hfWeightsFile(dir) !== null;
-}
-
-/** The snapshot of a cached repo to use: the revision asked for, else refs/main, else the newest usable one. */
-function pickSnapshot(repoDir: string, revision?: string): string | null {
-  const snaps = join(repoDir, 'snapshots');
-  const ref = (r: string): string => {
-    const p = join(repoDir, 'refs', r);
-    return isFile(p) ? readFileSync(p, 'utf8').trim() : r;
-  };
-  if (revision) {
-    const d = join(snaps, ref(revision));
-    return usableSnapshot(d) ? d : null;
-  }
-  const main = join(repoDir, 'refs', 'main');
-  if (isFile(main)) {
-    const d = join(snaps, readFileSync(main, 'utf8').trim());
-    if (usableSnapshot(d)) return d;
-  }
-  let best: string | null = null, bestTime = -Infinity;
-  let names: string[] = [];
-  try { names = readdirSync(snaps); } catch { return null; }
-  for (const n of names) {
-    const d = join(snaps, n);
-    if (!usableSnapshot(d)) continue;
-    const t = statSync(d).mtimeMs;
-    if (t > bestTime) { best = d; bestTime = t; }
-  }
-  return best;
-}
-
-/**
- * Resolve a hub id ('gpt2', 'openai-community/gpt2', 'org/name@revision') to a snapshot
- * directory in the local cache. Throws, saying how to get the model, when it is not there.
- */
-export function resolveHfName(name: string, env: NodeJS.ProcessEnv = process.env): string {
-  if (!looksLikeHfName(name)) throw new Error(`hf-gpt2: '${name}' is not a Hugging Face model id (org/name or name)`);
-  const [id, revision] = name.split('@') as [string, string | undefined];
-  const caches = hfHubCacheDirs(env);
-  const ids = repoIds(id);
-  const incomplete: string[] = [];
-  for (const cache of caches) {
-    for (const rid of ids) {
-      const repoDir = join(cache, repoDirName(rid));
-      if (!isDirectory(repoDir)) continue;
-      const snap = pickSnapshot(repoDir, revision);
-      if (snap) return snap;
-      incomplete.push(repoDir);
-    }
-  }
-  const dl = `huggingface-cli download ${id}${revision ? ` --revision ${revision}` : ''} config.json model.safetensors`;
-  if (incomplete.length) {
-    throw new Error(`hf-gpt2: '${name}' is in the Hugging Face cache (${incomplete.join(', ')}) but no snapshot${revision ? ` for revision '${revision}'` : ''} holds config.json and model.safetensors; fetch them with \`${dl}\`, or pass a model directory`);
-  }
-  throw new Error(`hf-gpt2: '${name}' is not a file or directory, and not in the Hugging Face cache (looked for ${ids.map(repoDirName).join(', ')} in ${caches.join(', ')}); download it with \`${dl}\` (or set HF_HOME / HF_HUB_CACHE to your cache), or pass a model directory`);
-}
-
-/** GPT-2-type models in the local hub cache(s), by hub id. */
-export function listHfCache(env: NodeJS.ProcessEnv = process.env): { name: string; path: string }[] {
-  const found = new Map<string, string>();
-  for (const cache of hfHubCacheDirs(env)) {
-    let entries: string[] = [];
-    try { entries = readdirSync(cache); } catch { continue; }
-    for (const e of entries) {
-      if (!e.startsWith('models--')) continue;
-      const name = e.slice('models--'.length).split('--').join('/');
-      if (found.has(name)) continue;
-      const snap = pickSnapshot(join(cache, e));
-      if (!snap) continue;
-      let json: unknown;
-      try { json = JSON.parse(readFileSync(join(snap, 'config.json'), 'utf8')); } catch { continue; }
-      if (isHfGpt2Config(json)) found.set(name, snap);
-    }
-  }
-  return [...found].map(([name, path]) => ({ name, path })).sort((a, b) => a.name.localeCompare(b.name));
 }

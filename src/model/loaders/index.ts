@@ -1,94 +1,15 @@
 /**
- * One entry point from a checkpoint spec to a validated TransformerLens state dict:
- * - a directory: Hugging Face GPT-2 when its config.json is a GPT-2 config (n_embd /
- *   model_type 'gpt2'), else TransformerLens (config.json + model.safetensors or model.pt);
- * - a weights file (.safetensors, .pt / .pth / .bin) with its config from `opts.config` or a
- *   config.json beside it; HF GPT-2 tensor names are recognised and converted;
- * - a model.safetensors.index.json (sharded HF checkpoint);
- * - a Hugging Face hub id ('gpt2', 'openai-community/gpt2'), resolved in the local cache.
- * Presets are not handled here (see load-model.ts). Every result passes `validateStateDict`, so
- * a config that disagrees with the weights fails naming the file and the tensor.
+ * The loaders on Node's file system: `loadCheckpoint(spec)` is `loadCheckpointFrom`
+ * (./checkpoint.ts, which reads through `ModelFiles`) over `nodeFiles`, with hub ids resolved in
+ * the local Hugging Face cache (./hf-cache.ts). A browser imports ./checkpoint.ts instead.
  */
-import { basename, dirname, join } from 'node:path';
-import type { ModelConfig } from '../config.js';
-import { validateStateDict, type StateDict } from '../weights.js';
-import { isDirectory, isFile, readJsonFile } from './files.js';
-import {
-  convertHfGpt2, isHfGpt2Config, isHfGpt2StateDict, loadHfGpt2Dir, looksLikeHfName, readHfConfig,
-  readShardedSafetensors, resolveHfName,
-} from './hf-gpt2.js';
-import { loadTransformerLensDir, readConfigFile, readWeightsFile } from './transformer-lens.js';
+import { nodeFiles } from '../node-files.js';
+import { loadCheckpointFrom, type Checkpoint, type LoadCheckpointOptions } from './checkpoint.js';
+import { resolveHfName } from './hf-cache.js';
 
-export type CheckpointFormat = 'hf-gpt2' | 'transformer-lens-safetensors' | 'torch-pt';
-
-export interface Checkpoint {
-  config: ModelConfig;
-  /** TransformerLens names and shapes, validated against `config` */
-  stateDict: StateDict;
-  /** the weights file (or shard index) the tensors came from */
-  source: string;
-  format: CheckpointFormat;
-}
-
-export interface LoadCheckpointOptions {
-  /** a config JSON (either dialect) to use instead of the config.json beside the weights */
-  config?: string;
-}
-
-export { listHfCache, resolveHfName, hfHubCacheDirs } from './hf-gpt2.js';
+export { loadCheckpointFrom, type Checkpoint, type CheckpointFormat, type LoadCheckpointOptions } from './checkpoint.js';
+export { listHfCache, resolveHfName, hfHubCacheDirs } from './hf-cache.js';
 
 export async function loadCheckpoint(spec: string, opts: LoadCheckpointOptions = {}): Promise<Checkpoint> {
-  const raw = loadUnvalidated(spec, opts);
-  return { ...raw, stateDict: validateStateDict(raw.config, raw.stateDict, raw.source) };
-}
-
-function loadUnvalidated(spec: string, opts: LoadCheckpointOptions): Checkpoint {
-  if (isDirectory(spec)) return loadDirectory(spec, opts);
-  if (isFile(spec)) return loadFile(spec, opts);
-  const pathLike = /^[.~/\\]/.test(spec) || spec.includes('\\') || /\.(safetensors|pt|pth|bin|json)$/i.test(spec);
-  if (!pathLike && looksLikeHfName(spec)) {
-    const dir = resolveHfName(spec);
-    const r = loadHfGpt2Dir(dir, { config: opts.config, name: spec.split('@')[0] });
-    return { ...r, format: 'hf-gpt2' };
-  }
-  throw new Error(`loaders: ${spec}: no such file or directory`);
-}
-
-function loadDirectory(dir: string, opts: LoadCheckpointOptions): Checkpoint {
-  const own = join(dir, 'config.json');
-  const cfgPath = opts.config ?? own;
-  if (!isFile(cfgPath)) {
-    throw new Error(`loaders: ${dir}: no config.json in this directory (a Hugging Face GPT-2 or TransformerLens model directory needs one; or pass a config file)`);
-  }
-  const dialectFrom = isFile(own) ? own : cfgPath;
-  if (isHfGpt2Config(readJsonFile(dialectFrom, 'loaders'))) {
-    return { ...loadHfGpt2Dir(dir, { config: opts.config }), format: 'hf-gpt2' };
-  }
-  const tl = loadTransformerLensDir(dir, { config: opts.config });
-  if (isHfGpt2StateDict(tl.stateDict)) {
-    return { config: tl.config, stateDict: convertHfGpt2(tl.config, tl.stateDict, tl.source), source: tl.source, format: 'hf-gpt2' };
-  }
-  return tl;
-}
-
-function loadFile(file: string, opts: LoadCheckpointOptions): Checkpoint {
-  const dir = dirname(file);
-  const cfgPath = opts.config ?? join(dir, 'config.json');
-  if (/\.json$/i.test(file) && !/\.index\.json$/i.test(file)) {
-    throw new Error(`loaders: ${file}: this is a JSON file, not weights; pass the model directory or its weights file (config files go in the config option)`);
-  }
-  if (!isFile(cfgPath)) {
-    throw new Error(`loaders: ${file}: no config for this weights file (looked for ${cfgPath}); put a config.json beside it or pass a config file`);
-  }
-  if (/\.index\.json$/i.test(file)) {
-    const config = readHfConfig(cfgPath, basename(dir));
-    const tensors = readShardedSafetensors(file, dir);
-    return { config, stateDict: convertHfGpt2(config, tensors, file), source: file, format: 'hf-gpt2' };
-  }
-  const config = readConfigFile(cfgPath);
-  const { tensors, format } = readWeightsFile(file);
-  if (isHfGpt2StateDict(tensors)) {
-    return { config, stateDict: convertHfGpt2(config, tensors, file), source: file, format: 'hf-gpt2' };
-  }
-  return { config, stateDict: tensors, source: file, format };
+  return loadCheckpointFrom(nodeFiles, spec, { ...opts, resolveHfName: (name) => resolveHfName(name) });
 }

@@ -13,7 +13,8 @@
  */
 import type { HostTensor, StateDict } from '../weights.js';
 import { halfBitsToFloatBits } from '../safetensors.js';
-import { bufferSource, fileSource, ZipReader, type ByteSource } from './zip.js';
+import { bufferSource, type ModelFiles } from './files.js';
+import { ZipReader, type ByteSource } from './zip.js';
 
 export type TorchDtype = 'float32' | 'float16' | 'bfloat16' | 'float64' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
 
@@ -408,8 +409,8 @@ export function parseTorchPt(input: Uint8Array | ByteSource, source = '<buffer>'
 }
 
 /** Read a torch.save checkpoint: float tensors, integer/bool tensors and dtypes. */
-export function loadTorchPt(path: string): TorchPtContents {
-  const src = fileSource(path);
+export function loadTorchPt(files: ModelFiles, path: string): TorchPtContents {
+  const src = files.open(path);
   try {
     return parseTorchPt(src, path);
   } finally {
@@ -418,6 +419,6 @@ export function loadTorchPt(path: string): TorchPtContents {
 }
 
 /** Read the float tensors of a torch.save checkpoint (bool / integer buffers are left out). */
-export function readTorchPt(path: string): StateDict {
-  return loadTorchPt(path).tensors;
+export function readTorchPt(files: ModelFiles, path: string): StateDict {
+  return loadTorchPt(files, path).tensors;
 }

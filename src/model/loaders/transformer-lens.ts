@@ -6,36 +6,34 @@
  * Buffers TransformerLens keeps in state dicts (attn.mask, attn.IGNORE) pass through here and
  * are dropped by `validateStateDict`.
  */
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { resolveConfigJson, type ModelConfig } from '../config.js';
-import { readSafetensors } from '../safetensors.js';
+import { readSafetensorsFile } from '../safetensors.js';
 import type { StateDict } from '../weights.js';
-import { isFile, readJsonFile, weightsKind } from './files.js';
+import { readJsonFile, weightsKind, type ModelFiles } from './files.js';
 import { readTorchPt } from './torch-pt.js';
 
 export type WeightsFormat = 'transformer-lens-safetensors' | 'torch-pt';
 
 /** Read a config JSON of either dialect (TransformerLens or Hugging Face GPT-2). */
-export function readConfigFile(path: string): ModelConfig {
-  return resolveConfigJson(readJsonFile(path, 'config'), path);
+export function readConfigFile(files: ModelFiles, path: string): ModelConfig {
+  return resolveConfigJson(readJsonFile(files, path, 'config'), path);
 }
 
 /** Read the float tensors of a weights file, by extension (or content when the extension says nothing). */
-export function readWeightsFile(path: string): { tensors: StateDict; format: WeightsFormat } {
-  const kind = weightsKind(path);
-  if (kind === 'safetensors') return { tensors: readSafetensors(path), format: 'transformer-lens-safetensors' };
-  if (kind === 'torch') return { tensors: readTorchPt(path), format: 'torch-pt' };
+export function readWeightsFile(files: ModelFiles, path: string): { tensors: StateDict; format: WeightsFormat } {
+  const kind = weightsKind(files, path);
+  if (kind === 'safetensors') return { tensors: readSafetensorsFile(files, path), format: 'transformer-lens-safetensors' };
+  if (kind === 'torch') return { tensors: readTorchPt(files, path), format: 'torch-pt' };
   throw new Error(`loaders: ${path}: cannot tell the weights format (expected .safetensors or a torch .pt)`);
 }
 
 /** The weights file of a TransformerLens directory: model.safetensors, else model.pt / model.pth. */
-export function transformerLensWeightsFile(dir: string): string {
+export function transformerLensWeightsFile(files: ModelFiles, dir: string): string {
   for (const f of ['model.safetensors', 'model.pt', 'model.pth']) {
-    if (isFile(join(dir, f))) return join(dir, f);
+    if (files.isFile(files.join(dir, f))) return files.join(dir, f);
   }
   let listing = '';
-  try { listing = readdirSync(dir).join(', '); } catch { /* reported below */ }
+  try { listing = files.list(dir).join(', '); } catch { /* reported below */ }
   throw new Error(`transformer-lens: ${dir}: no model.safetensors, model.pt or model.pth (found: ${listing || 'nothing'})`);
 }
 
@@ -48,11 +46,11 @@ export interface TlLoaded {
 }
 
 /** Load a TransformerLens directory. `opts.config` replaces its config.json. */
-export function loadTransformerLensDir(dir: string, opts: { config?: string } = {}): TlLoaded {
-  const cfgPath = opts.config ?? join(dir, 'config.json');
-  if (!isFile(cfgPath)) throw new Error(`transformer-lens: ${dir}: no config.json (looked for ${cfgPath})`);
-  const config = readConfigFile(cfgPath);
-  const source = transformerLensWeightsFile(dir);
-  const { tensors, format } = readWeightsFile(source);
+export function loadTransformerLensDir(files: ModelFiles, dir: string, opts: { config?: string } = {}): TlLoaded {
+  const cfgPath = opts.config ?? files.join(dir, 'config.json');
+  if (!files.isFile(cfgPath)) throw new Error(`transformer-lens: ${dir}: no config.json (looked for ${cfgPath})`);
+  const config = readConfigFile(files, cfgPath);
+  const source = transformerLensWeightsFile(files, dir);
+  const { tensors, format } = readWeightsFile(files, source);
   return { config, stateDict: tensors, source, format };
 }

@@ -1,50 +1,18 @@
 /**
  * A small read-only zip reader for PyTorch checkpoints: central directory (with ZIP64), STORED
- * entries (what torch.save writes, 64-byte aligned) and DEFLATE entries (via node:zlib).
- * Reads through a byte source so that large files need not sit in one Buffer.
- * Errors are prefixed by the caller's module name and name the file and the entry.
+ * entries (what torch.save writes, 64-byte aligned) and DEFLATE entries (fflate's inflate, which
+ * runs in Node and in browsers alike). Reads through a byte source so that large files need not
+ * sit in one buffer (Node: a file descriptor, ../node-files.ts; a browser: an ArrayBuffer or a
+ * File read with FileReaderSync in a worker). Errors are prefixed by the caller's module name
+ * and name the file and the entry.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { inflateRawSync } from 'node:zlib';
+import { inflateSync } from 'fflate';
 
 /** Random access to the bytes of a file or buffer. */
 export interface ByteSource {
   readonly size: number;
   read(offset: number, length: number): Uint8Array;
   close(): void;
-}
-
-export function bufferSource(buf: Uint8Array): ByteSource {
-  return {
-    size: buf.length,
-    read: (offset, length) => buf.subarray(offset, offset + length),
-    close: () => {},
-  };
-}
-
-export function fileSource(path: string): ByteSource {
-  const fd = openSync(path, 'r');
-  let size: number;
-  try {
-    size = fstatSync(fd).size;
-  } catch (e) {
-    closeSync(fd);
-    throw e;
-  }
-  return {
-    size,
-    read(offset, length) {
-      const out = new Uint8Array(Math.max(0, Math.min(length, size - offset)));
-      let got = 0;
-      while (got < out.length) {
-        const n = readSync(fd, out, got, out.length - got, offset + got);
-        if (n === 0) break;
-        got += n;
-      }
-      return got === out.length ? out : out.subarray(0, got);
-    },
-    close: () => closeSync(fd),
-  };
 }
 
 export interface ZipEntry {
@@ -168,7 +136,7 @@ export class ZipReader {
     if (ent.method === 8) {
       let out: Uint8Array;
       try {
-        out = inflateRawSync(raw);
+        out = inflateSync(raw);
       } catch (e) {
         this.fail(`entry '${name}' does not inflate: ${(e as Error).message}`);
       }
