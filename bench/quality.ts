@@ -13,8 +13,10 @@
  * its shape, so no AUC there). Per task x ablation x method, one `sweep` (src/eval/sweep.ts):
  * - ACDC: thresholds 10^linspace(-5, 0, 11) on KL; ROC = the sweep's points; CPR/CMD from the
  *   sweep's circuits (MIB's submission rule: the largest circuit within each size);
- * - EAP, EAP-IG (5 steps): scores from one run on the task metric; ROC = top-n for every n;
- *   CPR by signed score, CMD by |score|, MIB's 10 sizes.
+ * - ACDC over candidates: the same grid, each run testing only EAP-IG's best 25% of the edges;
+ * - EAP, EAP-IG (5 steps), EAP-IG-activations, edge-pruning and mattr (learned masks, 300 steps,
+ *   their default objectives): scores from one run; ROC = top-n for every n; CPR by signed
+ *   score, CMD by |score|, MIB's 10 sizes (connected selections).
  * "Chosen" circuit: ACDC at tau = 0.01 (the CLI default); EAP/EAP-IG at top-n = the reference's
  * edge count (2% of the edges, at least 10, without a reference, the CLI default). Its
  * normalised faithfulness (m(C) - m(empty)) / (m(M) - m(empty)) with the task metric, and the
@@ -35,7 +37,16 @@ import { compatibleReference } from '../src/eval/report.js';
 const quick = process.argv.includes('--quick');
 const noReadme = quick || process.argv.includes('--no-readme');
 const ROOT = repoRoot();
-const METHODS = ['acdc', 'eap', 'eap-ig'] as const;
+/** Every method, and ACDC over EAP-IG's best quarter of the edges; `label` names the row. */
+const METHODS: { label: string; method: string; own?: Record<string, string | number> }[] = [
+  { label: 'acdc', method: 'acdc' },
+  { label: 'acdc over eap-ig:0.25', method: 'acdc', own: { candidates: 'eap-ig:0.25' } },
+  { label: 'eap', method: 'eap' },
+  { label: 'eap-ig', method: 'eap-ig' },
+  { label: 'eap-ig-activations', method: 'eap-ig-activations' },
+  { label: 'edge-pruning', method: 'edge-pruning', ...(quick ? { own: { trainSteps: 60 } } : {}) },
+  { label: 'mattr', method: 'mattr', ...(quick ? { own: { trainSteps: 60 } } : {}) },
+];
 
 interface Row {
   task: string; model: string; ablation: AblationKind; method: string; n: number;
@@ -104,14 +115,14 @@ async function main(): Promise<void> {
       const { reference, note } = compatibleReference(task, { modelConfig: { nLayers: cfg.nLayers, nHeads: cfg.nHeads, dModel: cfg.dModel, attnOnly: cfg.attnOnly } });
       if (note) notes.push(`${job.task} on ${job.model}: ${note}`);
       for (const ablation of job.ablations) {
-        for (const method of METHODS) {
+        for (const { label, method, own } of METHODS) {
           const s = await sweep(model, task, {
-            method, ablation, n: job.n, seed: 0, splitEmbed: job.splitEmbed, reference, modelName: job.model, backend,
+            ...own, method, ablation, n: job.n, seed: 0, splitEmbed: job.splitEmbed, reference, modelName: job.model, backend,
             thresholds: method === 'acdc' ? (quick ? [1e-3, 1e-2, 1e-1, 1] : defaultThresholds()) : undefined,
           });
-          const r = row(job, ablation, method, s, reference ? referenceFromTask(task)!.edges.size : null);
+          const r = { ...row(job, ablation, method, s, reference ? referenceFromTask(task)!.edges.size : null), method: label };
           rows.push(r);
-          process.stderr.write(`${job.task} ${ablation} ${method}: edge AUC ${f3(r.edgeAuc)}, CPR ${f3(r.cpr)}, CMD ${f3(r.cmd)}, faithfulness ${f3(r.faithfulness)} (${r.sweepSeconds.toFixed(1)} s sweep)\n`);
+          process.stderr.write(`${job.task} ${ablation} ${label}: edge AUC ${f3(r.edgeAuc)}, CPR ${f3(r.cpr)}, CMD ${f3(r.cmd)}, faithfulness ${f3(r.faithfulness)} (${r.sweepSeconds.toFixed(1)} s sweep)\n`);
         }
       }
     } finally {
@@ -122,12 +133,12 @@ async function main(): Promise<void> {
     bench: 'quality', createdAt: new Date().toISOString(), quick, backend,
     machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? '', node: process.version },
     definitions: {
-      edgeAuc: "ACDC's pessimistic AUC of the edge ROC vs the reference (ACDC: threshold sweep; EAP/EAP-IG: every top-n)",
+      edgeAuc: "ACDC's pessimistic AUC of the edge ROC vs the reference (ACDC: threshold sweep; scored methods (EAP, EAP-IG, learned masks): every top-n)",
       nodeAuc: 'the same at node level (head inputs q/k/v are nodes apart from the head)',
       cpr: "MIB: area under normalised faithfulness over 10 circuit sizes (0.1%..100% of edges), linear axis; max 0.999",
       cmd: "MIB: area under |1 - faithfulness| over the same sizes; 0 is best",
       faithfulness: '(m(C) - m(empty)) / (m(M) - m(empty)) with the task metric at the chosen circuit',
-      seconds: 'discovery of the chosen circuit (EAP/EAP-IG: the scoring run)',
+      seconds: 'discovery of the chosen circuit (scored methods: the scoring run, e.g. 300 mask-training steps)',
     },
     notes, seconds: (performance.now() - t0) / 1000, rows,
   };

@@ -22,9 +22,39 @@ export interface RunJob {
   backend: string;
   /** URL of the folder holding the shipped models and of the tfjs wasm binaries */
   base: string;
+  /** a custom task's JSON (the prompt editor; `--data`'s format): runs it instead of `task` */
+  customTask?: string;
 }
 
-export type ToWorker = { type: 'run'; job: RunJob };
+/** `model` in a job or request: a shipped model's name, or LOCAL_MODEL for the files the user gave. */
+export const LOCAL_MODEL = 'local:';
+
+/** A file the user picked or dropped, by its path in the picked folder ('hf-save/config.json') or its name. */
+export interface PickedFile { path: string; file: File }
+
+/** Where a request's model comes from, and the backend to run it on. */
+export interface ModelRef { model: string; backend: string; base: string }
+
+export type ToWorker =
+  | { type: 'run'; job: RunJob }
+  /** the user's model files (kept until replaced; a restarted worker is sent them again) */
+  | { type: 'files'; id: number; files: PickedFile[]; backend: string; base: string }
+  /** the next-token prediction at the last position of a prompt (the CLI's `logits --json`) */
+  | { type: 'logits'; id: number; ref: ModelRef; text: string; top: number }
+  /** tokenise and check a custom task's JSON against a model, as `--data` does */
+  | { type: 'task-check'; id: number; ref: ModelRef; text: string };
+
+/** One row of `logits`: as `circuitscope logits --json` prints it. */
+export interface TopToken { id: number; token: string; logit: number; prob: number }
+
+/** A custom task's prompts as tokenised (token strings), for the editor. */
+export interface TaskRow { clean: string[] | null; corrupt: string[] | null; answer: string; wrong: string[] }
+
+export type Reply =
+  | { type: 'files'; id: number; spec: string; summary: string }
+  | { type: 'logits'; id: number; tokens: number[]; strTokens: string[]; top: TopToken[] }
+  | { type: 'task-check'; id: number; name: string; metric: string; rows: TaskRow[]; error: string | null }
+  | { type: 'failed'; id: number; message: string };
 
 /** What the worker offers, sent once when it starts (the registries' entries). */
 export interface Catalog {
@@ -38,7 +68,8 @@ export type FromWorker =
   | { type: 'stage'; stage: string }
   | { type: 'progress'; done: number; total: number; note: string }
   | { type: 'done'; file: CircuitFile }
-  | { type: 'error'; message: string };
+  | { type: 'error'; message: string }
+  | Reply;
 
 /** What the models folder's index.json lists (written by the build). */
 export interface ShippedModelIndex {

@@ -6,12 +6,16 @@
 import { initBackendWith, backendChoice, type BackendHost } from '../src/model/backend-core.js';
 import { probeNavigatorGpu, type BackendName, type BackendProbe } from '../src/model/backend-choice.js';
 import { memoryFiles } from '../src/model/loaders/files.js';
-import { loadModelFrom } from '../src/model/from-files.js';
-import { getTask } from '../src/tasks/registry.js';
+import { loadModelFrom, type LoadedModel } from '../src/model/from-files.js';
+import type { ModelFiles } from '../src/model/loaders/files.js';
+import { tokenizerFor, type Tokenizer } from '../src/model/tokenizer.js';
+import * as tf from '@tensorflow/tfjs';
+import { getTask, listTasks } from '../src/tasks/registry.js';
+import { customTask, parseCustomTask } from '../src/tasks/custom.js';
+import { validateBatch, type Task } from '../src/tasks/types.js';
 import { discover } from '../src/discovery/run.js';
 import { getMethod, methodNames } from '../src/discovery/registry.js';
-import { listTasks } from '../src/tasks/registry.js';
-import type { FromWorker, RunJob, ShippedModelIndex, ToWorker } from './protocol.js';
+import { LOCAL_MODEL, type FromWorker, type ModelRef, type PickedFile, type Reply, type RunJob, type ShippedModelIndex, type TaskRow, type ToWorker, type TopToken } from './protocol.js';
 
 const post = (m: FromWorker): void => (self as unknown as { postMessage(m: FromWorker): void }).postMessage(m);
 
@@ -41,6 +45,47 @@ async function shippedFiles(base: string, name: string) {
   return memoryFiles(entries);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Models: the shipped ones (fetched), or the files the user picked (read lazily, FileReaderSync)
+
+let local: { files: ModelFiles; spec: string } | null = null;
+/** one model kept loaded (the last one asked for), owned here */
+let cached: { key: string; loaded: LoadedModel } | null = null;
+
+/** The user's files as a file system, and the path the loaders start from: the folder of config.json, else the weights file. */
+function pickedModel(picked: PickedFile[]): { files: ModelFiles; spec: string } {
+  if (picked.length === 0) throw new Error('web: no model files were given');
+  const entries = picked.map((p) => [`local/${p.path.replace(/^\/+/, '')}`, p.file] as [string, File]);
+  const files = memoryFiles(entries);
+  const paths = entries.map(([p]) => p).sort((a, b) => a.split('/').length - b.split('/').length || a.localeCompare(b));
+  const config = paths.find((p) => p.endsWith('/config.json'));
+  const weights = paths.find((p) => /\.(safetensors|pt|pth|bin|ckpt)$/i.test(p));
+  if (config) return { files, spec: config.slice(0, config.lastIndexOf('/')) };
+  if (weights) return { files, spec: weights };
+  throw new Error(`web: none of ${picked.map((p) => p.path).join(', ')} is a model: give config.json with model.safetensors (or a folder holding them), or a weights file`);
+}
+
+async function model(ref: ModelRef): Promise<{ loaded: LoadedModel; backend: string }> {
+  const backend = await initBackendWith(ref.backend as BackendName, browserHost(ref.base));
+  const key = `${ref.model}|${backend}`;
+  if (cached?.key === key) return { loaded: cached.loaded, backend };
+  cached?.loaded.model.dispose();
+  cached = null;
+  let loaded: LoadedModel;
+  if (ref.model === LOCAL_MODEL) {
+    if (!local) throw new Error('web: no local model files were given (pick or drop config.json and model.safetensors)');
+    loaded = loadModelFrom(local.files, local.spec, { quiet: true });
+  } else {
+    loaded = loadModelFrom(await shippedFiles(ref.base, ref.model), `models/${ref.model}`, { quiet: true });
+  }
+  cached = { key, loaded };
+  return { loaded, backend };
+}
+
+/** The user's model by the folder or file it came from ('hf-save'), or 'picked files'. */
+const localName = (spec: string) => (spec === 'local' ? 'picked files' : spec.replace(/^local\//, ''));
+const modelName = (ref: ModelRef) => (ref.model === LOCAL_MODEL && local ? localName(local.spec) : ref.model);
+
 async function run(job: RunJob): Promise<void> {
   const t0 = performance.now();
   const times: Record<string, number> = {};
@@ -52,26 +97,102 @@ async function run(job: RunJob): Promise<void> {
     if (name) post({ type: 'stage', stage: name });
   };
   stage('load model');
-  const backend = await initBackendWith(job.backend as BackendName, browserHost(job.base));
+  const { loaded, backend } = await model(job);
   const choice = backendChoice();
   post({ type: 'backend', name: backend, detail: choice?.reason ?? backend });
-  const task = getTask(job.task);
-  const files = await shippedFiles(job.base, job.model);
-  const loaded = loadModelFrom(files, `models/${job.model}`, { quiet: true });
+  const task: Task = job.customTask !== undefined ? customTask(parseCustomTask(parseJson(job.customTask), EDITOR), EDITOR) : getTask(job.task);
+  const { file, evaluator } = await discover(loaded.model, task, {
+    method: job.method, threshold: job.threshold, topN: job.topN, metric: job.metric, ablation: job.ablation,
+    n: job.n, seed: job.seed, modelName: modelName(job), backend,
+    onStage: (s) => stage(s === 'method' ? job.method : s),
+    onProgress: (p) => post({ type: 'progress', done: p.done, total: p.total, note: `${p.kept} kept${p.note ? `, ${p.note}` : ''}` }),
+  });
+  evaluator.dispose();
+  stage(null);
+  file.results.wall = { stages: times, total: (performance.now() - t0) / 1000 };
+  post({ type: 'done', file });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requests
+
+/** The custom task editor's name in messages (`custom task editor: prompts[1]: ...`). */
+const EDITOR = 'editor';
+
+function parseJson(text: string): unknown {
+  try { return JSON.parse(text); } catch (e) { throw new Error(`custom task ${EDITOR}: not valid JSON (${(e as Error).message})`); }
+}
+
+function tokenString(tok: Tokenizer, id: number): string {
+  try { return tok.idToString(id); } catch { return String(id); }
+}
+
+/** Top-k of the logits at the prompt's last position, softmax over the whole vocabulary in float64 (as the CLI's `logits`). */
+async function logits(ref: ModelRef, text: string, top: number): Promise<Reply> {
+  const { loaded } = await model(ref);
+  const m = loaded.model, cfg = m.cfg;
+  const tok = tokenizerFor(cfg);
+  const tokens = cfg.tokenizerName === null
+    ? text.split(/[\s,]+/).filter((x) => x !== '').map((x) => { if (!/^\d+$/.test(x)) throw new Error(`web: '${x}' is not a token id (this model takes ids: 12,7,3)`); return Number(x); })
+    : tok.toTokens(text, { prependBos: cfg.defaultPrependBos });
+  if (tokens.length === 0) throw new Error('web: the prompt is empty');
+  if (tokens.length > cfg.nCtx) throw new Error(`web: the prompt is ${tokens.length} tokens, longer than the model's context nCtx=${cfg.nCtx}`);
+  for (const t of tokens) if (t >= cfg.dVocab) throw new Error(`web: token id ${t} is outside the model's vocabulary [0, ${cfg.dVocab})`);
+  const last = tf.tidy(() => {
+    const l = m.forward([tokens]);
+    const [, T, V] = l.shape;
+    return tf.reshape(tf.slice(l, [0, T - 1, 0], [1, 1, V]), [V]);
+  });
+  const row = (await last.data()) as Float32Array;
+  last.dispose();
+  let max = -Infinity;
+  for (const x of row) if (x > max) max = x;
+  let sum = 0;
+  for (const x of row) sum += Math.exp(x - max);
+  const logZ = max + Math.log(sum);
+  const order = Array.from(row.keys()).sort((a, b) => row[b] - row[a] || a - b).slice(0, Math.min(top, row.length));
+  const best: TopToken[] = order.map((id) => ({ id, token: tokenString(tok, id), logit: row[id], prob: Math.exp(row[id] - logZ) }));
+  return { type: 'logits', id: 0, tokens, strTokens: tokens.map((t) => tokenString(tok, t)), top: best };
+}
+
+/**
+ * The editor's prompts tokenised one by one (shown even when the task is wrong), then built and
+ * checked exactly as `--data` is (customTask's build, then validateBatch): the first error.
+ */
+async function taskCheck(ref: ModelRef, text: string): Promise<Reply> {
+  const spec = parseCustomTask(parseJson(text), EDITOR);
+  const { loaded } = await model(ref);
+  const cfg = loaded.model.cfg;
+  const tok = tokenizerFor(cfg);
+  const opts = { prependBos: spec.prependBos ?? cfg.defaultPrependBos };
+  const strs = (v: string | number[]): string[] | null => {
+    try { return typeof v === 'string' ? tok.toStrTokens(v, opts) : v.map((id) => tokenString(tok, id)); } catch { return null; }
+  };
+  const one = (v: string | number) => (typeof v === 'number' ? tokenString(tok, v) : v);
+  const rows: TaskRow[] = spec.prompts.map((p) => ({ clean: strs(p.clean), corrupt: strs(p.corrupt), answer: one(p.answer), wrong: (p.wrong ?? []).map(one) }));
+  let error: string | null = null;
   try {
-    const { file, evaluator } = await discover(loaded.model, task, {
-      method: job.method, threshold: job.threshold, topN: job.topN, metric: job.metric, ablation: job.ablation,
-      n: job.n, seed: job.seed, modelName: job.model, backend,
-      onStage: (s) => stage(s === 'method' ? job.method : s),
-      onProgress: (p) => post({ type: 'progress', done: p.done, total: p.total, note: `${p.kept} kept${p.note ? `, ${p.note}` : ''}` }),
-    });
-    evaluator.dispose();
-    stage(null);
-    file.results.wall = { stages: times, total: (performance.now() - t0) / 1000 };
-    post({ type: 'done', file });
-  } finally {
-    loaded.model.dispose();
+    const task = customTask(spec, EDITOR);
+    validateBatch(task.name, task.build({ cfg, tokenizer: tok }, { n: spec.prompts.length, seed: 0 }), cfg);
+  } catch (e) {
+    error = e instanceof Error ? e.message : String(e);
   }
+  return { type: 'task-check', id: 0, name: spec.name, metric: spec.metric, rows, error };
+}
+
+async function answer(m: Exclude<ToWorker, { type: 'run' }>): Promise<Reply> {
+  if (m.type === 'files') {
+    const picked = pickedModel(m.files);
+    if (cached?.key.startsWith(`${LOCAL_MODEL}|`)) { cached.loaded.model.dispose(); cached = null; }
+    local = picked;
+    // load it now (and keep it), so that a bad file is reported at once
+    const { loaded } = await model({ model: LOCAL_MODEL, backend: m.backend, base: m.base }).catch((e: unknown) => { local = null; throw e; });
+    const c = loaded.model.cfg;
+    const summary = `${localName(picked.spec)}: ${loaded.format}, ${c.nLayers} layers, ${c.nHeads} heads, d_model ${c.dModel}, vocabulary ${c.dVocab}`;
+    return { type: 'files', id: m.id, spec: localName(picked.spec), summary };
+  }
+  const r = m.type === 'logits' ? await logits(m.ref, m.text, m.top) : await taskCheck(m.ref, m.text);
+  return { ...r, id: m.id };
 }
 
 post({
@@ -85,7 +206,10 @@ post({
   },
 });
 
+const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
 self.onmessage = (ev: MessageEvent<ToWorker>) => {
-  if (ev.data.type !== 'run') return;
-  run(ev.data.job).catch((e: unknown) => post({ type: 'error', message: e instanceof Error ? e.message : String(e) }));
+  const m = ev.data;
+  if (m.type === 'run') run(m.job).catch((e: unknown) => post({ type: 'error', message: message(e) }));
+  else answer(m).then(post, (e: unknown) => post({ type: 'failed', id: m.id, message: message(e) }));
 };

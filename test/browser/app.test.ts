@@ -13,53 +13,13 @@
  * except under CI=true, where that fails.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import type { CircuitFile } from '../../src/graph/circuit-file.js';
 import { runCli, TOL } from '../helpers.js';
-
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const HAVE = existsSync(CHROMIUM);
-const CI = process.env.CI === 'true';
-if (!HAVE && !CI) process.stderr.write(`browser app: ${CHROMIUM} is not installed; skipping the browser tests (apt-get install chromium, or set CHROMIUM)\n`);
-
-/** Newest modification time under `dir` (ms). */
-function newest(dir: string): number {
-  let t = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
-  }
-  return t;
-}
-
-/** Build the app unless dist-web/ is newer than web/, src/ and models/. */
-function ensureBuilt(): void {
-  const index = join(ROOT, 'dist-web', 'index.html');
-  const stale = !existsSync(index) || statSync(index).mtimeMs < Math.max(newest(join(ROOT, 'web')), newest(join(ROOT, 'src')), newest(join(ROOT, 'models')));
-  if (stale) execFileSync('npm', ['run', 'build:web'], { cwd: ROOT, stdio: 'pipe', timeout: 240_000 });
-}
-
-/** `circuitscope serve --port 0`; resolves with the URL it prints. */
-function serve(): Promise<{ url: string; proc: ChildProcess }> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', '--quiet'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  return new Promise((resolve, reject) => {
-    let out = '', err = '';
-    const timer = setTimeout(() => reject(new Error(`serve printed no URL in 60 s: ${err}`)), 60_000);
-    proc.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /^(http:\/\/\S+)\n/m.exec(out);
-      if (m) { clearTimeout(timer); resolve({ url: m[1], proc }); }
-    });
-    proc.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
-    proc.on('exit', (code) => { clearTimeout(timer); reject(new Error(`serve exited (${code}): ${err}`)); });
-  });
-}
+import { AppHarness, ROOT, RUN } from './harness.js';
 
 const close = (a: number, b: number) => Math.abs(a - b) <= TOL.model * Math.max(1, Math.abs(b));
 
@@ -76,35 +36,14 @@ function diffNumbers(a: unknown, b: unknown, path: string, skip: ReadonlySet<str
   return out;
 }
 
-describe.skipIf(!HAVE && !CI)('browser app (Chromium, wasm)', () => {
-  let server: { url: string; proc: ChildProcess } | null = null;
-  let browser: Browser | null = null;
-
-  beforeAll(async () => {
-    if (!HAVE) throw new Error(`browser app: ${CHROMIUM} is not installed and CI=true: install Debian's chromium`);
-    ensureBuilt();
-    server = await serve();
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
-  }, 300_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    server?.proc.kill('SIGTERM');
-  });
-
-  /** A page that records console errors and uncaught exceptions. */
-  async function open(query: string): Promise<{ page: Page; errors: string[] }> {
-    const page = await browser!.newPage({ viewport: { width: 1280, height: 720 } });
-    const errors: string[] = [];
-    page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(new URL(query, server!.url).href);
-    return { page, errors };
-  }
+describe.skipIf(!RUN)('browser app (Chromium, wasm)', () => {
+  const app = new AppHarness();
+  beforeAll(() => app.start(), 300_000);
+  afterAll(() => app.stop());
+  const open = (query: string): Promise<{ page: Page; errors: string[] }> => app.open(query);
 
   it('serves the app with the cross-origin-isolation headers and the right MIME types', async () => {
-    const get = (p: string) => fetch(new URL(p, server!.url));
+    const get = (p: string) => fetch(new URL(p, app.server!.url));
     const index = await get('/');
     expect(index.headers.get('cross-origin-opener-policy')).toBe('same-origin');
     expect(index.headers.get('cross-origin-embedder-policy')).toBe('require-corp');

@@ -1,0 +1,81 @@
+/**
+ * What the browser tests share: the built app (dist-web/, rebuilt with `npm run build:web` when
+ * it is missing or older than web/, src/ or models/), `circuitscope serve --port 0`, and Debian's
+ * headless Chromium (/usr/bin/chromium, or $CHROMIUM) through playwright-core. Without Chromium
+ * the suites skip with a message, except under CI=true, where that fails.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Browser, Page } from 'playwright-core';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+export const HAVE = existsSync(CHROMIUM);
+export const CI = process.env.CI === 'true';
+/** whether the browser suites run (they fail in beforeAll when CI=true and Chromium is missing) */
+export const RUN = HAVE || CI;
+if (!RUN) process.stderr.write(`browser app: ${CHROMIUM} is not installed; skipping the browser tests (apt-get install chromium, or set CHROMIUM)\n`);
+
+/** Newest modification time under `dir` (ms). */
+function newest(dir: string): number {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+/** Build the app unless dist-web/ is newer than web/, src/ and models/. */
+export function ensureBuilt(): void {
+  const index = join(ROOT, 'dist-web', 'index.html');
+  const stale = !existsSync(index) || statSync(index).mtimeMs < Math.max(newest(join(ROOT, 'web')), newest(join(ROOT, 'src')), newest(join(ROOT, 'models')));
+  if (stale) execFileSync('npm', ['run', 'build:web'], { cwd: ROOT, stdio: 'pipe', timeout: 240_000 });
+}
+
+/** `circuitscope serve --port 0`; resolves with the URL it prints. */
+export function serve(): Promise<{ url: string; proc: ChildProcess }> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', '--quiet'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  return new Promise((resolve, reject) => {
+    let out = '', err = '';
+    const timer = setTimeout(() => reject(new Error(`serve printed no URL in 60 s: ${err}`)), 60_000);
+    proc.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /^(http:\/\/\S+)\n/m.exec(out);
+      if (m) { clearTimeout(timer); resolve({ url: m[1], proc }); }
+    });
+    proc.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+    proc.on('exit', (code) => { clearTimeout(timer); reject(new Error(`serve exited (${code}): ${err}`)); });
+  });
+}
+
+/** The served app and a browser, for one suite: `start()` in beforeAll, `stop()` in afterAll. */
+export class AppHarness {
+  server: { url: string; proc: ChildProcess } | null = null;
+  browser: Browser | null = null;
+
+  async start(): Promise<void> {
+    if (!HAVE) throw new Error(`browser app: ${CHROMIUM} is not installed and CI=true: install Debian's chromium`);
+    ensureBuilt();
+    this.server = await serve();
+    const { chromium } = await import('playwright-core');
+    this.browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+  }
+
+  async stop(): Promise<void> {
+    await this.browser?.close();
+    this.server?.proc.kill('SIGTERM');
+  }
+
+  /** A page at `query` that records console errors and uncaught exceptions. */
+  async open(query: string, viewport = { width: 1280, height: 720 }): Promise<{ page: Page; errors: string[] }> {
+    const page = await this.browser!.newPage({ viewport, acceptDownloads: true });
+    const errors: string[] = [];
+    page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(new URL(query, this.server!.url).href);
+    return { page, errors };
+  }
+}
