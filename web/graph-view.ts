@@ -4,7 +4,10 @@
  * its MLP, then logits), panned and zoomed with d3-zoom. A head has three input ports (q, k, v,
  * left to right), so its q, k and v edges end apart; each is coloured by the receiver input
  * (QKV_COLOUR, the DOT writer's colours, with a legend), and its width grows with |score|.
- * Hovering an edge shows its key and score; hovering a node shows its name.
+ * Hovering an edge shows its key and score; hovering a node shows its name; clicking a head
+ * calls `onHead`. With a reference circuit (`draw(edges, reference)`), the reference's edges
+ * missing from the circuit are drawn too, dashed grey (class `missing`), and the circuit's edges
+ * outside the reference are marked with a pale red halo (class `extra`).
  *
  * The SVG carries its colours as attributes (no stylesheet), so `svgText()` is a standalone
  * file of the whole graph.
@@ -55,11 +58,19 @@ function pathOf(s: { startPoint: { x: number; y: number }; endPoint: { x: number
   return d;
 }
 
+/** An edge to draw: the circuit's (`extra` when outside the reference) or the reference's missing one. */
+type DrawnEdge = CircuitEdge & { mark: 'match' | 'extra' | 'missing' | null };
+
 export interface GraphViewOptions {
   nLayers: number;
   /** hovering an edge or node: its text, or null when the pointer leaves */
   onHover?: (text: string | null, ev: MouseEvent) => void;
+  /** clicking a head node: its name (a{L}.h{H}) */
+  onHead?: (node: string) => void;
 }
+
+/** The missing edges' colour and dashes, and the extra edges' halo. */
+export const OVERLAY = { missing: '#9a9a9a', dash: '4 3', extra: '#f3b0b0' } as const;
 
 /** The graph drawn in `host` (an <svg>); `draw` lays out and draws a set of edges. */
 export class GraphView {
@@ -68,8 +79,10 @@ export class GraphView {
   private readonly zoomer: ZoomBehavior<SVGSVGElement, unknown>;
   private bounds = { width: 0, height: 0 };
   private seq = 0;
-  /** the edge keys drawn now */
+  /** the circuit's edge keys drawn now */
   drawn: string[] = [];
+  /** the reference's edges drawn as missing, and the circuit's edges marked extra */
+  overlay: { missing: string[]; extra: string[] } | null = null;
 
   constructor(private readonly svg: SVGSVGElement, private opts: GraphViewOptions) {
     this.root = el('g');
@@ -83,9 +96,15 @@ export class GraphView {
   setLayers(nLayers: number): void { this.opts = { ...this.opts, nLayers }; }
 
   /** Lay out and draw these edges (only the nodes they touch); resolves when drawn, false when a newer draw overtook it. */
-  async draw(edges: readonly CircuitEdge[]): Promise<boolean> {
+  async draw(circuit: readonly CircuitEdge[], reference: ReadonlySet<string> | null = null): Promise<boolean> {
     const my = ++this.seq;
     const nLayers = this.opts.nLayers;
+    const keys = new Set(circuit.map((e) => `${e.from}->${e.to}`));
+    const missing = reference ? [...reference].filter((k) => !keys.has(k)).sort() : [];
+    const edges: DrawnEdge[] = [
+      ...circuit.map((e) => ({ ...e, mark: reference ? (reference.has(`${e.from}->${e.to}`) ? 'match' : 'extra') : null } as DrawnEdge)),
+      ...missing.map((k) => { const i = k.indexOf('->'); return { from: k.slice(0, i), to: k.slice(i + 2), score: null, inCircuit: false, mark: 'missing' } as DrawnEdge; }),
+    ];
     const nodes = new Set<string>();
     for (const e of edges) { nodes.add(e.from); nodes.add(parseReceiverKey(e.to).node); }
     const ordered = [...nodes].sort(nodeOrder);
@@ -114,25 +133,31 @@ export class GraphView {
     });
     if (my !== this.seq) return false;
     this.render(laid, edges);
+    this.drawn = circuit.map((e) => `${e.from}->${e.to}`);
+    this.overlay = reference ? { missing, extra: edges.filter((e) => e.mark === 'extra').map((e) => `${e.from}->${e.to}`) } : null;
     return true;
   }
 
-  private render(laid: ElkNode, edges: readonly CircuitEdge[]): void {
+  private render(laid: ElkNode, edges: readonly DrawnEdge[]): void {
     const maxAbs = Math.max(0, ...edges.map((e) => Math.abs(e.score ?? 0)));
     const gEdges = el('g', { fill: 'none' }), gNodes = el('g');
     (laid.edges ?? []).forEach((le, i) => {
       const e = edges[i];
       const key = `${e.from}->${e.to}`;
       const { qkv } = parseReceiverKey(e.to);
-      const colour = QKV_COLOUR[qkv ?? 'none'];
-      const width = e.score !== null && maxAbs > 0 ? 0.8 + 3.7 * Math.abs(e.score) / maxAbs : 1.4;
-      const text = e.score === null ? key : `${key}  score ${fmtNum(e.score, 4, 1e-12)}`;
+      const missing = e.mark === 'missing';
+      const colour = missing ? OVERLAY.missing : QKV_COLOUR[qkv ?? 'none'];
+      const width = missing ? 1.4 : e.score !== null && maxAbs > 0 ? 0.8 + 3.7 * Math.abs(e.score) / maxAbs : 1.4;
+      const text = missing ? `${key}  in the reference, missing from the circuit`
+        : `${e.score === null ? key : `${key}  score ${fmtNum(e.score, 4, 1e-12)}`}${e.mark === 'extra' ? '  (not in the reference)' : ''}`;
       for (const s of (le as ElkExtendedEdge).sections ?? []) {
         const d = pathOf(s);
-        const g = el('g', { class: 'edge', 'data-edge': key });
+        const g = el('g', { class: e.mark === 'missing' || e.mark === 'extra' ? `edge ${e.mark}` : 'edge', 'data-edge': key });
         const title = el('title'); title.textContent = text;
-        const seen = el('path', { d, stroke: colour, 'stroke-width': width.toFixed(2), 'stroke-opacity': 0.8, ...(e.score !== null && e.score < 0 ? { 'stroke-dasharray': '5 3' } : {}) });
+        const dash = missing ? OVERLAY.dash : e.score !== null && e.score < 0 ? '5 3' : null;
+        const seen = el('path', { d, stroke: colour, 'stroke-width': width.toFixed(2), 'stroke-opacity': 0.8, ...(dash ? { 'stroke-dasharray': dash } : {}) });
         const hit = el('path', { d, stroke: 'transparent', 'stroke-width': 9, class: 'hit' });
+        if (e.mark === 'extra') g.append(el('path', { d, stroke: OVERLAY.extra, 'stroke-width': (width + 5).toFixed(2), 'stroke-opacity': 0.7, class: 'halo' }));
         g.append(title, seen, hit);
         g.addEventListener('mouseenter', (ev) => { seen.setAttribute('stroke-opacity', '1'); seen.setAttribute('stroke-width', (width + 1.5).toFixed(2)); this.opts.onHover?.(text, ev); });
         g.addEventListener('mousemove', (ev) => this.opts.onHover?.(text, ev));
@@ -151,12 +176,12 @@ export class GraphView {
         const q = p.id.split('|')[1];
         if (q === 'q' || q === 'k' || q === 'v') g.append(el('circle', { cx: p.x! + 0.5, cy: n.height!, r: 2.2, fill: QKV_COLOUR[q] }));
       }
-      g.addEventListener('mouseenter', (ev) => this.opts.onHover?.(n.id, ev));
+      if (k === 'head') g.addEventListener('click', () => this.opts.onHead?.(n.id));
+      g.addEventListener('mouseenter', (ev) => this.opts.onHover?.(k === 'head' && this.opts.onHead ? `${n.id}  (click: attention pattern)` : n.id, ev));
       g.addEventListener('mouseleave', (ev) => this.opts.onHover?.(null, ev));
       gNodes.append(g);
     }
     this.root.replaceChildren(gEdges, gNodes);
-    this.drawn = edges.map((e) => `${e.from}->${e.to}`);
     this.bounds = { width: laid.width ?? 0, height: laid.height ?? 0 };
     this.fit();
   }

@@ -7,6 +7,9 @@
  * engine's writers as DOT and MIB graph JSON; a circuit JSON written by the CLI can be opened.
  * A local model (files or a folder, picked or dropped) is loaded in the worker; a prompt shows
  * its next-token prediction; the custom task editor tokenises and checks prompts as `--data`.
+ * The task's reference circuit, when one fits the model (or a reference JSON the user opens),
+ * is overlaid on the graph (missing edges dashed grey, extra ones marked; a toggle), and
+ * clicking a head shows its attention pattern on a chosen prompt of the task.
  *
  * Scriptable: `?model=permute-lists-2l&task=permute-lists&method=acdc&n=20&threshold=0.01
  * &ablation=resample&run=1` fills the form and starts the run; when it ends
@@ -37,6 +40,10 @@ interface CircuitscopeGlobal {
   taskCheck: { rows: TaskRow[]; error: string | null } | null;
   /** the local model's summary once loaded */
   localModel: string | null;
+  /** the reference overlaid on the graph (edges null and a note when none fits), and what the drawing shows of it */
+  reference: { name: string | null; edges: string[] | null; note: string | null; shown: boolean; missing: string[]; extra: string[] } | null;
+  /** the last attention pattern shown (a head clicked): pattern[dest][src] */
+  attention: { head: string; index: number; seed: number; task: string; tokens: number[]; strTokens: string[]; pattern: number[][] } | null;
 }
 
 declare global {
@@ -54,7 +61,7 @@ const runButton = $<HTMLButtonElement>('run');
 const cancelButton = $<HTMLButtonElement>('cancel');
 const status = $<HTMLSpanElement>('status');
 
-const cs: CircuitscopeGlobal = { state: 'loading', result: null, error: null, resultText: null, backend: null, view: null, logits: null, taskCheck: null, localModel: null };
+const cs: CircuitscopeGlobal = { state: 'loading', result: null, error: null, resultText: null, backend: null, view: null, logits: null, taskCheck: null, localModel: null, reference: null, attention: null };
 window.circuitscope = cs;
 
 function setState(s: State): void {
@@ -240,8 +247,12 @@ async function run(): Promise<void> {
   t0 = performance.now();
   status.textContent = 'starting…';
   if (!worker) await startWorker();
+  runContext = { ref: { model: job.model, backend: job.backend, base: job.base }, task: job.task, customTask: job.customTask, seed: job.seed };
   worker!.postMessage({ type: 'run', job });
 }
+
+/** What the last run's circuit was found on: the model, task and seed (for attention patterns). */
+let runContext: { ref: ModelRef; task: string; customTask?: string; seed: number } | null = null;
 
 form.addEventListener('submit', (ev) => { ev.preventDefault(); void run(); });
 cancelButton.addEventListener('click', () => {
@@ -260,6 +271,7 @@ let shown: { file: CircuitFile; scores: Map<string, number> | null } | null = nu
 const tip = $<HTMLDivElement>('tip');
 const view = new GraphView(document.getElementById('graph') as unknown as SVGSVGElement, {
   nLayers: 1,
+  onHead: (node) => void showAttention(node),
   onHover: (text, ev) => {
     if (text === null) { tip.hidden = true; return; }
     tip.textContent = text;
@@ -310,22 +322,142 @@ function showResult(file: CircuitFile, how: 'run' | 'import' = 'run'): void {
     slider.value = String(Math.min(Number(slider.max), file.topN ?? kept.length));
     $('slider-value').textContent = `${kept.length}`;
   }
+  if (how === 'import') runContext = null;
+  cs.reference = null;
+  cs.attention = null;
+  $('attention').hidden = true;
   void drawEdges(kept, null);
+  void loadReference(file);
   if (how === 'run') status.textContent = `done in ${elapsed()}`;
   setState('done');
 }
 
-/** Draw these edges; `topN` is the slider's value when it chose them. */
+/** The edges drawn now and the slider's value that chose them. */
+let current: { edges: CircuitEdge[]; topN: number | null } = { edges: [], topN: null };
+const refToggle = $<HTMLInputElement>('ref-toggle');
+
+/** Draw these edges (with the reference overlaid when there is one and the toggle is on); `topN` is the slider's value when it chose them. */
 async function drawEdges(edges: CircuitEdge[], topN: number | null): Promise<void> {
+  current = { edges, topN };
   document.body.dataset.graph = 'drawing';
   try {
-    if (!(await view.draw(edges))) return;
+    const ref = cs.reference?.edges && refToggle.checked ? new Set(cs.reference.edges) : null;
+    if (!(await view.draw(edges, ref))) return;
     cs.view = { edges: [...view.drawn], topN };
+    if (cs.reference) Object.assign(cs.reference, { shown: ref !== null, missing: view.overlay?.missing ?? [], extra: view.overlay?.extra ?? [] });
+    showReferenceInfo();
     document.body.dataset.graph = 'drawn';
   } catch (e) {
     fail(`web: drawing the graph failed: ${e instanceof Error ? e.message : String(e)}`);
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The reference overlay: the task's published circuit when it fits the model, or a file
+
+/** Ask the worker for the reference of the shown circuit (or of `json`, a file the user opened), then redraw. */
+async function loadReference(file: CircuitFile, json?: { text: string; name: string }): Promise<void> {
+  document.body.dataset.reference = 'loading';
+  try {
+    const m = file.modelConfig;
+    const r = await request<'reference'>({
+      type: 'reference', id: 0, task: file.task, shape: { nLayers: m.nLayers, nHeads: m.nHeads, attnOnly: m.attnOnly }, splitEmbed: file.splitEmbed,
+      ...(json ? { json: json.text, name: json.name } : {}),
+    });
+    if (shown?.file !== file) return;
+    let { edges, note } = r;
+    if (edges) {
+      // only edges of the circuit's graph can be drawn against it
+      const universe = new Set(file.edges.map((e) => `${e.from}->${e.to}`));
+      const outside = edges.filter((e) => !universe.has(e));
+      if (outside.length > 0 && universe.size > 0 && file.edges.some((e) => !e.inCircuit)) { note = `the reference '${r.name}' has ${outside.length} edge${outside.length === 1 ? '' : 's'} outside this circuit's graph (${outside.slice(0, 3).join(', ')}${outside.length > 3 ? ', …' : ''})`; edges = null; }
+    }
+    cs.reference = { name: r.name, edges, note, shown: false, missing: [], extra: [] };
+    await drawEdges(current.edges, current.topN);
+    document.body.dataset.reference = edges ? 'ready' : 'none';
+  } catch (e) {
+    cs.reference = { name: null, edges: null, note: e instanceof Error ? e.message : String(e), shown: false, missing: [], extra: [] };
+    showReferenceInfo();
+    document.body.dataset.reference = 'none';
+  }
+}
+
+function showReferenceInfo(): void {
+  const info = $('ref-info'), r = cs.reference;
+  $('ref-toggle-box').hidden = !r?.edges;
+  if (!r) { info.textContent = ''; return; }
+  if (!r.edges) { info.textContent = `no reference fits this model${r.note ? ` (${r.note})` : ''}`; info.title = r.note ?? ''; return; }
+  info.title = r.name ?? '';
+  info.textContent = r.shown ? `reference ${r.name}: ${r.edges.length} edges; ${r.missing.length} missing (dashed grey), ${r.extra.length} extra (red halo)` : `reference ${r.name}: ${r.edges.length} edges (hidden)`;
+}
+
+refToggle.addEventListener('change', () => { if (shown) void drawEdges(current.edges, current.topN); });
+$<HTMLInputElement>('ref-file').addEventListener('change', async (ev) => {
+  const input = ev.target as HTMLInputElement;
+  const f = input.files?.[0];
+  if (!f || !shown) return;
+  try { await loadReference(shown.file, { text: await f.text(), name: f.name }); } finally { input.value = ''; }
+});
+
+// ---------------------------------------------------------------------------------------------
+// Attention: click a head for its pattern on one of the task's prompts
+
+const attIndex = $<HTMLInputElement>('att-index');
+let attHead: string | null = null;
+
+async function showAttention(node: string): Promise<void> {
+  const p = parseNodeKey(node);
+  if (!p || p.kind !== 'head' || !shown) return;
+  attHead = node;
+  const file = shown.file;
+  const ctx = runContext ?? { ref: modelRef(), task: file.task, seed: file.seed };
+  const index = Number(attIndex.value);
+  const box = $('attention');
+  box.hidden = false;
+  $('att-title').textContent = `${node}: attention on prompt ${index} of ${ctx.task} (seed ${ctx.seed})`;
+  $('att-note').textContent = 'computing…';
+  document.body.dataset.attention = 'running';
+  try {
+    if (!Number.isInteger(index) || index < 0) throw new Error(`prompt must be an integer >= 0, got '${attIndex.value}'`);
+    const r = await request<'attention'>({ type: 'attention', id: 0, ref: ctx.ref, task: ctx.task, customTask: ctx.customTask, seed: ctx.seed, index, layer: p.layer, head: p.head! });
+    if (attHead !== node) return;
+    cs.attention = { head: r.name, index, seed: ctx.seed, task: ctx.task, tokens: r.tokens, strTokens: r.strTokens, pattern: r.pattern };
+    $('att-note').textContent = `${r.tokens.length} tokens; rows: destination (query), columns: source (key); hover a cell for its weight`;
+    $('att-table').replaceChildren(...heatmap(r.strTokens, r.pattern));
+    document.body.dataset.attention = 'done';
+  } catch (e) {
+    $('att-note').textContent = e instanceof Error ? e.message : String(e);
+    $('att-table').replaceChildren();
+    document.body.dataset.attention = 'error';
+  }
+}
+
+/** The pattern as table rows: a header of source tokens, then one row per destination (cells shaded by weight, the causal upper triangle blank). */
+function heatmap(tokens: string[], pattern: number[][]): HTMLTableRowElement[] {
+  const label = (t: string, i: number) => `${i} ${t.replace(/ /g, '·').replace(/\n/g, '↵')}`;
+  const head = document.createElement('tr');
+  head.append(document.createElement('th'));
+  tokens.forEach((t, j) => { const th = document.createElement('th'); th.className = 'src'; th.textContent = label(t, j); head.append(th); });
+  const rows = pattern.map((r, i) => {
+    const tr = document.createElement('tr');
+    const th = document.createElement('th'); th.textContent = label(tokens[i], i); tr.append(th);
+    r.forEach((w, j) => {
+      const td = document.createElement('td');
+      if (j > i) td.className = 'future';
+      else {
+        td.style.background = `rgba(178, 34, 34, ${Math.min(1, Math.max(0, w)).toFixed(3)})`;
+        td.style.color = w > 0.55 ? '#fff' : '#1d2230';
+        td.textContent = w >= 0.005 ? w.toFixed(2).replace(/^0/, '') : '';
+        td.title = `${label(tokens[i], i)} <- ${label(tokens[j], j)}: ${fmtNum(w, 4)}`;
+      }
+      tr.append(td);
+    });
+    return tr;
+  });
+  return [head, ...rows];
+}
+
+attIndex.addEventListener('change', () => { if (attHead) void showAttention(attHead); });
 
 slider.addEventListener('input', () => {
   if (!shown?.scores) return;

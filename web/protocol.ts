@@ -42,10 +42,19 @@ export type ToWorker =
   /** the next-token prediction at the last position of a prompt (the CLI's `logits --json`) */
   | { type: 'logits'; id: number; ref: ModelRef; text: string; top: number }
   /** tokenise and check a custom task's JSON against a model, as `--data` does */
-  | { type: 'task-check'; id: number; ref: ModelRef; text: string };
+  | { type: 'task-check'; id: number; ref: ModelRef; text: string }
+  /**
+   * the reference circuit to overlay on a circuit of this task and model shape: the task's
+   * published one when it fits (`compatibleReference`), or `json` (a circuit file, MIB graph or
+   * toy reference JSON the user opened, named `name`)
+   */
+  | { type: 'reference'; id: number; task: string; shape: { nLayers: number; nHeads: number; attnOnly: boolean }; splitEmbed: boolean; json?: string; name?: string }
+  /** one head's attention pattern on prompt `index` of the task (the CLI's `attention --task T --index I --seed S --heads L.H --json`) */
+  | { type: 'attention'; id: number; ref: ModelRef; task: string; customTask?: string; seed: number; index: number; layer: number; head: number };
 
 /** One row of `logits`: as `circuitscope logits --json` prints it. */
-export interface TopToken { id: number; token: string; logit: number; prob: number }
+export type { TopToken } from '../src/model/next-token.js';
+import type { TopToken } from '../src/model/next-token.js';
 
 /** A custom task's prompts as tokenised (token strings), for the editor. */
 export interface TaskRow { clean: string[] | null; corrupt: string[] | null; answer: string; wrong: string[] }
@@ -54,6 +63,10 @@ export type Reply =
   | { type: 'files'; id: number; spec: string; summary: string }
   | { type: 'logits'; id: number; tokens: number[]; strTokens: string[]; top: TopToken[] }
   | { type: 'task-check'; id: number; name: string; metric: string; rows: TaskRow[]; error: string | null }
+  /** edges: the reference's edge keys on the circuit's embedding split (null, with `note`, when none fits) */
+  | { type: 'reference'; id: number; name: string | null; source: string | null; edges: string[] | null; note: string | null }
+  /** pattern[dest][src], 0 above the diagonal */
+  | { type: 'attention'; id: number; name: string; tokens: number[]; strTokens: string[]; pattern: number[][] }
   | { type: 'failed'; id: number; message: string };
 
 /** What the worker offers, sent once when it starts (the registries' entries). */

@@ -8,14 +8,18 @@ import { probeNavigatorGpu, type BackendName, type BackendProbe } from '../src/m
 import { memoryFiles } from '../src/model/loaders/files.js';
 import { loadModelFrom, type LoadedModel } from '../src/model/from-files.js';
 import type { ModelFiles } from '../src/model/loaders/files.js';
-import { tokenizerFor, type Tokenizer } from '../src/model/tokenizer.js';
-import * as tf from '@tensorflow/tfjs';
+import { tokenizerFor } from '../src/model/tokenizer.js';
 import { getTask, listTasks } from '../src/tasks/registry.js';
 import { customTask, parseCustomTask } from '../src/tasks/custom.js';
 import { validateBatch, type Task } from '../src/tasks/types.js';
 import { discover } from '../src/discovery/run.js';
 import { getMethod, methodNames } from '../src/discovery/registry.js';
-import { LOCAL_MODEL, type FromWorker, type ModelRef, type PickedFile, type Reply, type RunJob, type ShippedModelIndex, type TaskRow, type ToWorker, type TopToken } from './protocol.js';
+import { LOCAL_MODEL, type FromWorker, type ModelRef, type PickedFile, type Reply, type RunJob, type ShippedModelIndex, type TaskRow, type ToWorker } from './protocol.js';
+import { nextTokenTop, tokenString } from '../src/model/next-token.js';
+import { compatibleReference } from '../src/eval/report.js';
+import type { CircuitFile } from '../src/graph/circuit-file.js';
+import { mergeEmbed, referenceFromJson, type Reference } from '../src/eval/reference.js';
+import { attentionPatterns } from '../src/analysis/attention.js';
 
 const post = (m: FromWorker): void => (self as unknown as { postMessage(m: FromWorker): void }).postMessage(m);
 
@@ -123,10 +127,6 @@ function parseJson(text: string): unknown {
   try { return JSON.parse(text); } catch (e) { throw new Error(`custom task ${EDITOR}: not valid JSON (${(e as Error).message})`); }
 }
 
-function tokenString(tok: Tokenizer, id: number): string {
-  try { return tok.idToString(id); } catch { return String(id); }
-}
-
 /** Top-k of the logits at the prompt's last position, softmax over the whole vocabulary in float64 (as the CLI's `logits`). */
 async function logits(ref: ModelRef, text: string, top: number): Promise<Reply> {
   const { loaded } = await model(ref);
@@ -138,20 +138,7 @@ async function logits(ref: ModelRef, text: string, top: number): Promise<Reply> 
   if (tokens.length === 0) throw new Error('web: the prompt is empty');
   if (tokens.length > cfg.nCtx) throw new Error(`web: the prompt is ${tokens.length} tokens, longer than the model's context nCtx=${cfg.nCtx}`);
   for (const t of tokens) if (t >= cfg.dVocab) throw new Error(`web: token id ${t} is outside the model's vocabulary [0, ${cfg.dVocab})`);
-  const last = tf.tidy(() => {
-    const l = m.forward([tokens]);
-    const [, T, V] = l.shape;
-    return tf.reshape(tf.slice(l, [0, T - 1, 0], [1, 1, V]), [V]);
-  });
-  const row = (await last.data()) as Float32Array;
-  last.dispose();
-  let max = -Infinity;
-  for (const x of row) if (x > max) max = x;
-  let sum = 0;
-  for (const x of row) sum += Math.exp(x - max);
-  const logZ = max + Math.log(sum);
-  const order = Array.from(row.keys()).sort((a, b) => row[b] - row[a] || a - b).slice(0, Math.min(top, row.length));
-  const best: TopToken[] = order.map((id) => ({ id, token: tokenString(tok, id), logit: row[id], prob: Math.exp(row[id] - logZ) }));
+  const best = await nextTokenTop(m, tokens, top, tok);
   return { type: 'logits', id: 0, tokens, strTokens: tokens.map((t) => tokenString(tok, t)), top: best };
 }
 
@@ -180,6 +167,54 @@ async function taskCheck(ref: ModelRef, text: string): Promise<Reply> {
   return { type: 'task-check', id: 0, name: spec.name, metric: spec.metric, rows, error };
 }
 
+/**
+ * The reference circuit for a circuit of `task` on a model of `shape`: the task's published one
+ * when it fits the shape (`compatibleReference`, as the report's ROC), or the JSON the user gave.
+ * Its edges are put on the circuit's embedding split (tok/pos merged into input when only the
+ * reference splits it; the other way is ambiguous, so it is refused).
+ */
+function reference(m: Extract<ToWorker, { type: 'reference' }>): Reply {
+  let ref: Reference | null, note: string | null = null;
+  if (m.json !== undefined) {
+    const name = m.name ?? 'reference';
+    let json: unknown;
+    try { json = JSON.parse(m.json); } catch (e) { throw new Error(`reference: ${name}: not valid JSON (${(e as Error).message})`); }
+    ref = referenceFromJson(json, name);
+    const s = ref.shape;
+    if (s && (s.nLayers !== m.shape.nLayers || s.nHeads !== m.shape.nHeads || s.attnOnly !== m.shape.attnOnly)) {
+      note = `the reference '${ref.name}' is for a ${s.nLayers}-layer, ${s.nHeads}-head model, not this ${m.shape.nLayers}-layer, ${m.shape.nHeads}-head one`;
+      ref = null;
+    }
+  } else {
+    let task: Task | null = null;
+    try { task = getTask(m.task); } catch { note = `task '${m.task}' is not a registered task, so it has no reference circuit`; }
+    if (task) ({ reference: ref, note } = compatibleReference(task, { modelConfig: m.shape } as Pick<CircuitFile, 'modelConfig'>));
+    else ref = null;
+  }
+  if (!ref) return { type: 'reference', id: 0, name: null, source: null, edges: null, note };
+  let edges = [...ref.edges];
+  if (ref.splitEmbed && !m.splitEmbed) edges = [...mergeEmbed(edges)];
+  else if (!ref.splitEmbed && m.splitEmbed && edges.some((e) => e.startsWith('input->'))) {
+    return { type: 'reference', id: 0, name: ref.name, source: ref.source, edges: null, note: `the reference '${ref.name}' does not split the embedding into tok and pos, but the circuit does` };
+  }
+  return { type: 'reference', id: 0, name: ref.name, source: ref.source, edges, note: null };
+}
+
+/** One head's pattern on prompt `index` of the task, as the CLI's `attention --task --index --seed` picks it. */
+async function attention(m: Extract<ToWorker, { type: 'attention' }>): Promise<Reply> {
+  const { loaded } = await model(m.ref);
+  const mdl = loaded.model, cfg = mdl.cfg;
+  const task: Task = m.customTask !== undefined ? customTask(parseCustomTask(parseJson(m.customTask), EDITOR), EDITOR) : getTask(m.task);
+  const batch = task.build({ cfg, tokenizer: tokenizerFor(cfg) }, { n: Math.max(2, m.index + 1), seed: m.seed });
+  validateBatch(task.name, batch, cfg);
+  if (!Number.isInteger(m.index) || m.index < 0 || m.index >= batch.clean.length) throw new Error(`web: prompt ${m.index} is outside the task's ${batch.clean.length} prompts`);
+  const lens = batch.meta?.promptLength;
+  const len = Array.isArray(lens) && typeof lens[m.index] === 'number' ? (lens[m.index] as number) : batch.clean[m.index].length;
+  const tokens = batch.clean[m.index].slice(0, len);
+  const r = await attentionPatterns(mdl, tokens, [{ layer: m.layer, head: m.head }]);
+  return { type: 'attention', id: 0, name: r.heads[0].name, tokens: r.tokens, strTokens: r.strTokens, pattern: r.heads[0].pattern };
+}
+
 async function answer(m: Exclude<ToWorker, { type: 'run' }>): Promise<Reply> {
   if (m.type === 'files') {
     const picked = pickedModel(m.files);
@@ -191,7 +226,10 @@ async function answer(m: Exclude<ToWorker, { type: 'run' }>): Promise<Reply> {
     const summary = `${localName(picked.spec)}: ${loaded.format}, ${c.nLayers} layers, ${c.nHeads} heads, d_model ${c.dModel}, vocabulary ${c.dVocab}`;
     return { type: 'files', id: m.id, spec: localName(picked.spec), summary };
   }
-  const r = m.type === 'logits' ? await logits(m.ref, m.text, m.top) : await taskCheck(m.ref, m.text);
+  const r = m.type === 'logits' ? await logits(m.ref, m.text, m.top)
+    : m.type === 'reference' ? reference(m)
+      : m.type === 'attention' ? await attention(m)
+        : await taskCheck(m.ref, m.text);
   return { ...r, id: m.id };
 }
 

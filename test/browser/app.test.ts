@@ -8,12 +8,18 @@
  *   `circuitscope discover --out` writes for the same settings on the same backend (wasm): the
  *   same edges kept, every score and result within TOL.model (1e-4, relative to max(1, |x|));
  *   wall times and createdAt aside;
+ * - no published reference fits the shipped model, and the page says 'no reference fits this
+ *   model'; a reference opened from a file (the CLI's circuit, one kept edge dropped, one added)
+ *   draws the added edge missing (dashed grey) and the dropped one extra (halo); the toggle hides
+ *   them;
+ * - clicking head a1.h0 shows its attention pattern on the task's prompt 0 (then 1): rows sum to
+ *   1 (1e-5), every weight within 1e-4 of `circuitscope attention --json` for the same prompt;
  * - a bad URL parameter ends in state `error` with the message in `window.circuitscope.error`.
- * Screenshot: test-results/app-acdc.png. Skipped, with a message, when Chromium is not installed,
+ * Screenshots: test-results/app-acdc.png, app-reference.png, app-attention.png. Skipped, with a message, when Chromium is not installed,
  * except under CI=true, where that fails.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
@@ -96,6 +102,67 @@ describe.skipIf(!RUN)('browser app (Chromium, wasm)', () => {
     expect(page_.edges.map((e) => `${e.from}->${e.to}`)).toEqual(ref.edges.map((e) => `${e.from}->${e.to}`));
     const mismatches = diffNumbers(page_, ref, 'file', new Set(['createdAt', 'wall', 'seconds', 'methodSeconds', 'attributionSeconds']), []);
     expect(mismatches).toEqual([]);
+
+    // the task's reference: the toy's published circuit lives in ../shared, which the page cannot
+    // read, so none fits this shipped model and the page says so
+    await page.waitForFunction(() => ['ready', 'none'].includes(document.body.dataset.reference ?? '') && document.body.dataset.graph === 'drawn', null, { timeout: 30_000 });
+    expect(await page.evaluate(() => document.body.dataset.reference)).toBe('none');
+    expect(await page.locator('#ref-info').textContent()).toMatch(/^no reference fits this model \(.+\)$/);
+    expect(await page.locator('#ref-toggle-box').isHidden()).toBe(true);
+
+    // a reference opened from a file (the CLI's circuit with one kept edge dropped and one added):
+    // the added edge is drawn missing (dashed grey), the dropped one extra (halo); the toggle hides them
+    const keptEdges = kept(ref);
+    const dropped = keptEdges[keptEdges.length - 1];
+    const added = ref.edges.map((e) => `${e.from}->${e.to}`).find((k) => !keptEdges.includes(k))!;
+    const refFile = { ...ref, edges: ref.edges.map((e) => { const k = `${e.from}->${e.to}`; return { ...e, inCircuit: k === added ? true : k === dropped ? false : e.inCircuit }; }) };
+    const refPath = join(dir, 'my-reference.json');
+    writeFileSync(refPath, JSON.stringify(refFile));
+    await page.setInputFiles('#ref-file', refPath);
+    await page.waitForFunction(() => (window.circuitscope.reference?.name ?? '').includes('my-reference.json') && document.body.dataset.reference === 'ready' && document.body.dataset.graph === 'drawn', null, { timeout: 30_000 });
+    const overlay = await page.evaluate(() => ({
+      reference: window.circuitscope.reference!,
+      view: window.circuitscope.view!.edges,
+      missing: [...document.querySelectorAll<SVGGElement>('#graph g.edge.missing')].map((g) => { const p = g.querySelector('path:not(.halo)')!; return [g.dataset.edge!, p.getAttribute('stroke'), p.getAttribute('stroke-dasharray'), g.querySelector('title')!.textContent]; }),
+      extra: [...document.querySelectorAll<SVGGElement>('#graph g.edge.extra')].map((g) => [g.dataset.edge!, g.querySelectorAll('path.halo').length]),
+      info: document.querySelector('#ref-info')!.textContent,
+    }));
+    expect(overlay.reference.shown).toBe(true);
+    expect(overlay.reference.missing).toEqual([added]);
+    expect(overlay.reference.extra).toEqual([dropped]);
+    expect(overlay.view.sort()).toEqual(keptEdges);
+    expect(overlay.missing).toEqual([[added, '#9a9a9a', '4 3', `${added}  in the reference, missing from the circuit`]]);
+    expect(overlay.extra).toEqual([[dropped, 1]]);
+    expect(overlay.info).toMatch(/: 4 edges; 1 missing \(dashed grey\), 1 extra/);
+    await page.locator('#graph-panel').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: join(ROOT, 'test-results', 'app-reference.png') });
+    await page.click('#ref-toggle');
+    await page.waitForFunction(() => document.body.dataset.graph === 'drawn' && window.circuitscope.reference?.shown === false);
+    expect(await page.locator('#graph g.edge.missing, #graph g.edge.extra').count()).toBe(0);
+    expect((await page.evaluate(() => window.circuitscope.view!.edges)).sort()).toEqual(keptEdges);
+
+    // click a head: its attention pattern on the task's prompt 0, then 1, as `circuitscope attention --json`
+    for (const index of [0, 1]) {
+      if (index === 0) await page.locator('#graph [data-node="a1.h0"]').dispatchEvent('click');
+      else { await page.fill('#att-index', String(index)); await page.locator('#att-index').dispatchEvent('change'); }
+      await page.waitForFunction((i) => document.body.dataset.attention !== 'running' && window.circuitscope.attention?.index === i, index, { timeout: 30_000 });
+      const att = (await page.evaluate(() => window.circuitscope.attention))!;
+      expect(att.head).toBe('a1.h0');
+      for (const r of att.pattern) expect(Math.abs(r.reduce((a, b) => a + b, 0) - 1)).toBeLessThanOrEqual(1e-5);
+      const cli = await runCli(['attention', '--task', settings.task, '--model', settings.model, '--heads', '1.0', '--seed', settings.seed, '--index', String(index), '--backend', 'wasm', '--json', '--quiet']);
+      expect(cli.code, cli.stderr).toBe(0);
+      const want = JSON.parse(cli.stdout) as { tokens: number[]; strTokens: string[]; heads: { name: string; pattern: number[][] }[] };
+      expect(att.tokens).toEqual(want.tokens);
+      expect(att.strTokens).toEqual(want.strTokens);
+      const worst = Math.max(...att.pattern.flatMap((r, i) => r.map((v, j) => Math.abs(v - want.heads[0].pattern[i][j]))));
+      expect(worst, `prompt ${index}`).toBeLessThanOrEqual(1e-4);
+      const T = want.tokens.length;
+      expect(await page.locator('#att-table tr').count()).toBe(T + 1);
+      expect(await page.locator('#att-table td.future').count()).toBe(T * (T - 1) / 2);
+    }
+    await page.locator('#attention').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: join(ROOT, 'test-results', 'app-attention.png') });
+    expect(errors).toEqual([]);
     await page.close();
   });
 

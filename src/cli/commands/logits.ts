@@ -12,17 +12,12 @@ import { initBackend, tf, type BackendName } from '../../model/backend.js';
 import type { ModelConfig } from '../../model/config.js';
 import { loadModel } from '../../model/load-model.js';
 import { tokenizerFor, type Tokenizer } from '../../model/tokenizer.js';
-import type { HookedTransformer } from '../../model/transformer.js';
+import { nextTokenTop, tokenString, type TopToken } from '../../model/next-token.js';
 import { fmtNum } from '../../util/format.js';
 import { quietOption, seedOption, topOption, weightOptions } from '../options.js';
 import { Stages } from '../progress.js';
 
-export interface TopToken {
-  id: number;
-  token: string;
-  logit: number;
-  prob: number;
-}
+export type { TopToken };
 
 export interface LogitsResult {
   model: string;
@@ -73,32 +68,6 @@ export function promptTokens(cfg: ModelConfig, modelName: string, input: { text?
   }
   if (ids.length > cfg.nCtx) throw new Error(`logits: the prompt is ${ids.length} tokens, longer than the model's context nCtx=${cfg.nCtx}`);
   return ids;
-}
-
-/** Top-k of the logits at the last position, with softmax probabilities over the full vocab. */
-export async function nextTokenTop(model: HookedTransformer, tokens: number[], k: number, tokenizer: Tokenizer): Promise<TopToken[]> {
-  const last = tf.tidy(() => {
-    const logits = model.forward([tokens]);
-    const [, T, V] = logits.shape;
-    return tf.reshape(tf.slice(logits, [0, T - 1, 0], [1, 1, V]), [V]);
-  });
-  const row = (await last.data()) as Float32Array;
-  last.dispose();
-  let max = -Infinity;
-  for (const x of row) if (x > max) max = x;
-  let sum = 0;
-  for (const x of row) sum += Math.exp(x - max);
-  const logZ = max + Math.log(sum);
-  const order = Array.from(row.keys()).sort((a, b) => row[b] - row[a] || a - b).slice(0, Math.min(k, row.length));
-  return order.map((id) => ({ id, token: tokenString(tokenizer, id), logit: row[id], prob: Math.exp(row[id] - logZ) }));
-}
-
-function tokenString(tokenizer: Tokenizer, id: number): string {
-  try {
-    return tokenizer.idToString(id);
-  } catch {
-    return String(id); // an output id beyond the input vocabulary
-  }
 }
 
 function pad(s: string, n: number, right = false): string {
