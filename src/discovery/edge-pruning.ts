@@ -71,6 +71,41 @@ function stepSeed(seed: number, step: number): number {
   return (Math.imul((seed >>> 0) ^ 0x5bd1e995, 0x9e3779b1) + Math.imul(step + 1, 0x85ebca6b)) >>> 0;
 }
 
+/** The mask index of every edge of the graph (the entries a learned mask trains), or an error. */
+function maskEdges(full: Float32Array, method: string): number[] {
+  const edges: number[] = [];
+  for (let i = 0; i < full.length; i++) if (full[i] === 1) edges.push(i);
+  if (edges.length === 0) throw new Error(`${method}: the graph has no edges`);
+  return edges;
+}
+
+/** One Adam step on x (descent on gradient g; `t` counts steps from 1); m and v are updated in place. */
+function adamStep(x: Float64Array | number[], g: ArrayLike<number>, m: Float64Array | number[], v: Float64Array | number[], lr: number, t: number, sign: 1 | -1 = 1): void {
+  const c1 = 1 - ADAM.b1 ** t, c2 = 1 - ADAM.b2 ** t;
+  for (let e = 0; e < g.length; e++) {
+    m[e] = ADAM.b1 * m[e] + (1 - ADAM.b1) * g[e];
+    v[e] = ADAM.b2 * v[e] + (1 - ADAM.b2) * g[e] * g[e];
+    x[e] -= (sign * lr * (m[e] / c1)) / (Math.sqrt(v[e] / c2) + ADAM.eps);
+  }
+}
+
+/** The saved state of a learned-mask run, checked against this run's settings and edge count (null: none). */
+async function loadCheckpoint<C extends { version: number; key: string; step: number }>(opts: MethodOptions, method: string, key: string, E: number, edgesOf: (ck: C) => number): Promise<C | null> {
+  const saved = opts.resumeFrom ? await opts.resumeFrom.load() : null;
+  if (saved === null) return null;
+  const where = opts.resumeFrom!.name;
+  const ck = JSON.parse(saved) as C;
+  if (ck.version !== 1 || ck.key !== key) throw new Error(`${method}: checkpoint ${where} belongs to another run (its settings: ${ck.key}; this run: ${key})`);
+  if (edgesOf(ck) !== E) throw new Error(`${method}: checkpoint ${where} has ${edgesOf(ck)} edges, expected ${E}`);
+  return ck;
+}
+
+/** Edge key of mask index i. */
+function edgeName(lay: { senders: readonly string[]; receivers: readonly string[] }, i: number): string {
+  const S = lay.senders.length;
+  return `${lay.senders[i % S]}->${lay.receivers[Math.floor(i / S)]}`;
+}
+
 function checkOptions(opts: MethodOptions): { steps: number; density: number; lr: number; seed: number } {
   const steps = opts.trainSteps ?? EDGE_PRUNING_DEFAULTS.steps;
   const density = opts.density ?? EDGE_PRUNING_DEFAULTS.density;
@@ -86,14 +121,11 @@ function checkOptions(opts: MethodOptions): { steps: number; density: number; lr
 export async function edgePruning(ctx: DiscoveryContext, opts: MethodOptions): Promise<DiscoveryResult> {
   const { engine, objective } = ctx;
   const lay = engine.layout;
-  const S = lay.senders.length;
   const { steps, density, lr, seed } = checkOptions(opts);
   const { l, r, beta } = HARD_CONCRETE;
   const full = engine.fullMask();
-  const edges: number[] = []; // mask index of each edge
-  for (let i = 0; i < full.length; i++) if (full[i] === 1) edges.push(i);
+  const edges = maskEdges(full, 'edge-pruning'); // mask index of each edge
   const E = edges.length;
-  if (E === 0) throw new Error('edge-pruning: the graph has no edges');
   const l0Shift = beta * Math.log(-l / r); // P(z != 0) = sigmoid(log alpha - l0Shift)
   const key = `${opts.checkpointKey ?? ''}|edge-pruning ${JSON.stringify({ steps, density, lr, seed })}`;
 
@@ -101,12 +133,8 @@ export async function edgePruning(ctx: DiscoveryContext, opts: MethodOptions): P
   let m = new Float64Array(E), v = new Float64Array(E);
   const lambda = [0, 0], lm = [0, 0, 0, 0]; // lambda1, lambda2; Adam m1, m2, v1, v2
   let start = 0;
-  const saved = opts.resumeFrom ? await opts.resumeFrom.load() : null;
-  if (saved !== null) {
-    const where = opts.resumeFrom!.name;
-    const ck = JSON.parse(saved) as EdgePruningCheckpoint;
-    if (ck.version !== 1 || ck.key !== key) throw new Error(`edge-pruning: checkpoint ${where} belongs to another run (its settings: ${ck.key}; this run: ${key})`);
-    if (ck.logAlpha.length !== E) throw new Error(`edge-pruning: checkpoint ${where} has ${ck.logAlpha.length} edges, expected ${E}`);
+  const ck = await loadCheckpoint<EdgePruningCheckpoint>(opts, 'edge-pruning', key, E, (c) => c.logAlpha.length);
+  if (ck !== null) {
     logAlpha = Float64Array.from(ck.logAlpha);
     m = Float64Array.from(ck.m);
     v = Float64Array.from(ck.v);
@@ -145,18 +173,11 @@ export async function edgePruning(ctx: DiscoveryContext, opts: MethodOptions): P
 
     // Adam: descent on log alpha, ascent on the multipliers (kept >= 0)
     const k = step + 1;
-    const c1 = 1 - ADAM.b1 ** k, c2 = 1 - ADAM.b2 ** k;
-    for (let e = 0; e < E; e++) {
-      m[e] = ADAM.b1 * m[e] + (1 - ADAM.b1) * g[e];
-      v[e] = ADAM.b2 * v[e] + (1 - ADAM.b2) * g[e] * g[e];
-      logAlpha[e] -= (lr * (m[e] / c1)) / (Math.sqrt(v[e] / c2) + ADAM.eps);
-    }
-    const gl = [excess, (excess * excess) / E];
-    for (let j = 0; j < 2; j++) {
-      lm[j] = ADAM.b1 * lm[j] + (1 - ADAM.b1) * gl[j];
-      lm[2 + j] = ADAM.b2 * lm[2 + j] + (1 - ADAM.b2) * gl[j] * gl[j];
-      lambda[j] = Math.max(0, lambda[j] + (lr * (lm[j] / c1)) / (Math.sqrt(lm[2 + j] / c2) + ADAM.eps));
-    }
+    adamStep(logAlpha, g, m, v, lr, k);
+    const lmm = lm.slice(0, 2), lmv = lm.slice(2, 4);
+    adamStep(lambda, [excess, (excess * excess) / E], lmm, lmv, lr, k, -1); // ascent
+    lm.splice(0, 4, ...lmm, ...lmv);
+    for (let j = 0; j < 2; j++) lambda[j] = Math.max(0, lambda[j]);
 
     const loss = -value + lambda[0] * excess + (lambda[1] * excess * excess) / E;
     ctx.onProgress?.({ done: k, total: steps, kept: open(), note: `loss ${fmtNum(loss)}, ${objective.name} ${fmtNum(objective.kind === 'kl' ? -value : value)}, expected edges ${fmtNum(K)}` });
@@ -170,7 +191,7 @@ export async function edgePruning(ctx: DiscoveryContext, opts: MethodOptions): P
   const scores = new Map<string, number>();
   const circuit = new Set<string>();
   edges.forEach((i, e) => {
-    const edge = `${lay.senders[i % S]}->${lay.receivers[Math.floor(i / S)]}`;
+    const edge = edgeName(lay, i);
     scores.set(edge, sigmoid(logAlpha[e]));
     if (logAlpha[e] > 0) circuit.add(edge);
   });
@@ -200,7 +221,6 @@ export interface MattrCheckpoint { version: 1; key: string; step: number; theta:
 export async function mattr(ctx: DiscoveryContext, opts: MethodOptions): Promise<DiscoveryResult> {
   const { engine, objective } = ctx;
   const lay = engine.layout;
-  const S = lay.senders.length;
   const steps = opts.trainSteps ?? MATTR_DEFAULTS.steps;
   const lr = opts.lr ?? MATTR_DEFAULTS.lr;
   const seed = opts.seed ?? MATTR_DEFAULTS.seed;
@@ -208,10 +228,8 @@ export async function mattr(ctx: DiscoveryContext, opts: MethodOptions): Promise
   if (!Number.isInteger(steps) || steps < 1) throw new Error(`mattr: --train-steps must be a positive integer, got ${opts.trainSteps}`);
   if (!(lr > 0) || !Number.isFinite(lr)) throw new Error(`mattr: --lr must be a positive number, got ${opts.lr}`);
   const full = engine.fullMask();
-  const edges: number[] = [];
-  for (let i = 0; i < full.length; i++) if (full[i] === 1) edges.push(i);
+  const edges = maskEdges(full, 'mattr');
   const E = edges.length;
-  if (E === 0) throw new Error('mattr: the graph has no edges');
   const key = `${opts.checkpointKey ?? ''}|mattr ${JSON.stringify({ steps, lr, seed })}`;
 
   // warm start from EAP-IG (5 steps over the inputs): theta = the objective's attribution,
@@ -228,17 +246,13 @@ export async function mattr(ctx: DiscoveryContext, opts: MethodOptions): Promise
   };
   let m = new Float64Array(E), v = new Float64Array(E);
   let start = 0;
-  const saved = opts.resumeFrom ? await opts.resumeFrom.load() : null;
-  if (saved !== null) {
-    const where = opts.resumeFrom!.name;
-    const ck = JSON.parse(saved) as MattrCheckpoint;
-    if (ck.version !== 1 || ck.key !== key) throw new Error(`mattr: checkpoint ${where} belongs to another run (its settings: ${ck.key}; this run: ${key})`);
-    if (ck.theta.length !== E) throw new Error(`mattr: checkpoint ${where} has ${ck.theta.length} edges, expected ${E}`);
+  const ck = await loadCheckpoint<MattrCheckpoint>(opts, 'mattr', key, E, (c) => c.theta.length);
+  if (ck !== null) {
     theta = Float64Array.from(ck.theta); m = Float64Array.from(ck.m); v = Float64Array.from(ck.v);
     start = ck.step;
   } else await warm();
   const mask = new Float32Array(full.length);
-  const dm = new Float64Array(E);
+  const dm = new Float64Array(E), g = new Float64Array(E);
   const order = new Int32Array(E);
   for (let step = start; step < steps; step++) {
     const rng = new Rng(stepSeed(seed, step));
@@ -254,13 +268,8 @@ export async function mattr(ctx: DiscoveryContext, opts: MethodOptions): Promise
     const { value, grad } = await engine.maskGradient(objective, mask);
     forwards++;
     const t = step + 1;
-    const c1 = 1 - ADAM.b1 ** t, c2 = 1 - ADAM.b2 ** t;
-    for (let e = 0; e < E; e++) {
-      const g = -grad[edges[e]] * dm[e]; // descend on -objective
-      m[e] = ADAM.b1 * m[e] + (1 - ADAM.b1) * g;
-      v[e] = ADAM.b2 * v[e] + (1 - ADAM.b2) * g * g;
-      theta[e] -= (lr * (m[e] / c1)) / (Math.sqrt(v[e] / c2) + ADAM.eps);
-    }
+    for (let e = 0; e < E; e++) g[e] = -grad[edges[e]] * dm[e]; // descend on -objective
+    adamStep(theta, g, m, v, lr, t);
     ctx.onProgress?.({ done: t, total: steps, kept: k, note: `size ${k}, ${objective.name} ${fmtNum(objective.kind === 'kl' ? -value : value)}` });
     if (opts.checkpoint) {
       const ck: MattrCheckpoint = { version: 1, key, step: t, theta: Array.from(theta), m: Array.from(m), v: Array.from(v) };
@@ -271,6 +280,6 @@ export async function mattr(ctx: DiscoveryContext, opts: MethodOptions): Promise
   let lo = Infinity;
   for (let e = 0; e < E; e++) lo = Math.min(lo, theta[e]);
   const scores = new Map<string, number>();
-  edges.forEach((i, e) => scores.set(`${lay.senders[i % S]}->${lay.receivers[Math.floor(i / S)]}`, theta[e] - lo));
+  edges.forEach((i, e) => scores.set(edgeName(lay, i), theta[e] - lo));
   return { method: 'mattr', scores, circuit: new Set(), forwards, backwards: forwards, trace: [] };
 }
