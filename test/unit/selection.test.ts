@@ -14,22 +14,17 @@ import { buildLayout, layoutEdges } from '../../src/graph/layout.js';
 import { receiverNode, splitEdge } from '../../src/graph/names.js';
 import { connectedCounts, pruneDangling, rankByScore, selectConnected, selectConnectedRanked, selectTopN } from '../../src/graph/selection.js';
 import { mibCounts } from '../../src/eval/mib.js';
+import { Rng } from '../../src/util/rng.js';
 import { selectionText } from '../../src/cli/commands/discover.js';
 import type { CircuitFile } from '../../src/graph/circuit-file.js';
 
 const tiny = (over: Partial<Record<keyof ModelConfig, unknown>> = {}): ModelConfig =>
   finalizeConfig({ modelName: 'tiny', nLayers: 2, nHeads: 2, dModel: 8, nCtx: 8, dVocab: 10, ...over } as Parameters<typeof finalizeConfig>[0], 'test');
 
-/** Deterministic PRNG (mulberry32). */
+/** Seeded uniform draws in [0, 1) from the project's generator (src/util/rng.ts). */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.next();
 }
 
 /**
