@@ -10,7 +10,7 @@
  * outside the reference are marked with a pale red halo (class `extra`).
  *
  * The SVG carries its colours as attributes (no stylesheet), so `svgText()` is a standalone
- * file of the whole graph.
+ * file of the whole graph, and `pngBlob()` the same drawn on a canvas.
  */
 import ELK from 'elkjs/lib/elk.bundled.js';
 import type { ElkExtendedEdge, ElkNode, ElkPort } from 'elkjs/lib/elk-api.js';
@@ -25,6 +25,11 @@ const SVG_NS = 'http://www.w3.org/2000/svg';
 const FILL = { embed: '#e2f0d9', head: '#dbe9f6', mlp: '#fde4c8', logits: '#e5e5e5' } as const;
 const STROKE = { embed: '#7aa562', head: '#5b8fc7', mlp: '#d39a57', logits: '#8a8a8a' } as const;
 const PAD = 24;
+const FONT = 'Helvetica, Arial, sans-serif';
+/** The export's title and legend lines above the graph, and the legend's width (four entries 58 px apart). */
+const HEADER = 40, LEGEND_WIDTH = 3 * 58 + 70;
+/** The longest canvas side every browser draws (Chromium and Firefox allow more, Safari ~16k). */
+const MAX_CANVAS = 16384;
 
 /** The rank of a node, as the DOT writer ranks it: input 0, a{L} 1+2L, m{L} 2+2L, logits 2 nLayers + 1. */
 export function rankOf(node: string, nLayers: number): number {
@@ -169,7 +174,7 @@ export class GraphView {
       const k = kindOf(n.id);
       const g = el('g', { class: 'node', 'data-node': n.id, transform: `translate(${n.x},${n.y})` });
       const title = el('title'); title.textContent = n.id;
-      const label = el('text', { x: n.width! / 2, y: n.height! / 2 + 4, 'text-anchor': 'middle', 'font-size': 12, 'font-family': 'Helvetica, Arial, sans-serif', fill: '#1d2230' });
+      const label = el('text', { x: n.width! / 2, y: n.height! / 2 + 4, 'text-anchor': 'middle', 'font-size': 12, 'font-family': FONT, fill: '#1d2230' });
       label.textContent = n.id;
       g.append(title, el('rect', { width: n.width!, height: n.height!, rx: 5, fill: FILL[k], stroke: STROKE[k] }), label);
       if (k === 'head') for (const p of n.ports ?? []) {
@@ -196,25 +201,63 @@ export class GraphView {
     select(this.svg).call(this.zoomer.transform, zoomIdentity.translate((W - k * width) / 2, (H - k * height) / 2).scale(k));
   }
 
+  /**
+   * The size of the exported graph (svgText's width and height, CSS pixels): the layout and its
+   * margins under a title line and a legend line, wide enough for the title (a small graph's
+   * title would otherwise run off the image).
+   */
+  exportSize(title: string): { width: number; height: number } {
+    const ctx = document.createElement('canvas').getContext('2d');
+    if (ctx) ctx.font = `13px ${FONT}`;
+    const titleWidth = ctx ? ctx.measureText(title).width : 7 * title.length;
+    return { width: Math.ceil(Math.max(this.bounds.width, titleWidth, LEGEND_WIDTH) + 2 * PAD), height: Math.ceil(this.bounds.height + 2 * PAD + HEADER) };
+  }
+
   /** The whole graph as a standalone SVG file (no zoom, the legend included). */
   svgText(title: string): string {
-    const { width, height } = this.bounds;
-    const W = Math.ceil(width + 2 * PAD), H = Math.ceil(height + 2 * PAD + 28);
+    const { width: W, height: H } = this.exportSize(title);
     const out = el('svg', { xmlns: SVG_NS, width: W, height: H, viewBox: `0 0 ${W} ${H}` });
     out.append(el('rect', { width: W, height: H, fill: '#ffffff' }));
-    const t = el('text', { x: PAD, y: 18, 'font-size': 13, 'font-family': 'Helvetica, Arial, sans-serif', fill: '#1d2230' });
+    const t = el('text', { x: PAD, y: 18, 'font-size': 13, 'font-family': FONT, fill: '#1d2230' });
     t.textContent = title;
-    const legend = el('g', { transform: `translate(${W - PAD - 230},8)` });
+    const legend = el('g', { transform: `translate(${PAD},26)` });
     (['q', 'k', 'v', 'none'] as const).forEach((q, i) => {
       legend.append(el('line', { x1: i * 58, y1: 6, x2: i * 58 + 16, y2: 6, stroke: QKV_COLOUR[q], 'stroke-width': 2.5 }));
-      const lt = el('text', { x: i * 58 + 20, y: 10, 'font-size': 11, 'font-family': 'Helvetica, Arial, sans-serif', fill: '#1d2230' });
+      const lt = el('text', { x: i * 58 + 20, y: 10, 'font-size': 11, 'font-family': FONT, fill: '#1d2230' });
       lt.textContent = q === 'none' ? 'mlp/out' : q;
       legend.append(lt);
     });
     const body = this.root.cloneNode(true) as SVGGElement;
-    body.setAttribute('transform', `translate(${PAD},${PAD + 28})`);
+    // centred when the title made the file wider than the graph
+    body.setAttribute('transform', `translate(${((W - this.bounds.width) / 2).toFixed(1)},${PAD + HEADER})`);
     for (const hit of body.querySelectorAll('.hit')) hit.remove();
     out.append(t, legend, body);
     return `<?xml version="1.0" encoding="UTF-8"?>\n${new XMLSerializer().serializeToString(out)}\n`;
+  }
+
+  /**
+   * The SVG export as a PNG: drawn as an image on a canvas of `scale` device pixels per CSS
+   * pixel (the screen's density, so it is as sharp as the page), lowered when the canvas would
+   * pass the browsers' size limit.
+   */
+  async pngBlob(title: string, scale = window.devicePixelRatio || 1): Promise<Blob> {
+    const { width, height } = this.exportSize(title);
+    const k = Math.min(scale, MAX_CANVAS / Math.max(width, height));
+    const url = URL.createObjectURL(new Blob([this.svgText(title)], { type: 'image/svg+xml' }));
+    try {
+      const img = new Image();
+      await new Promise<void>((resolve, reject) => {
+        img.onload = () => resolve();
+        img.onerror = () => reject(new Error('web: the graph could not be drawn as an image'));
+        img.src = url;
+      });
+      const canvas = document.createElement('canvas');
+      canvas.width = Math.round(width * k);
+      canvas.height = Math.round(height * k);
+      canvas.getContext('2d')!.drawImage(img, 0, 0, canvas.width, canvas.height);
+      return await new Promise<Blob>((resolve, reject) => canvas.toBlob((b) => (b ? resolve(b) : reject(new Error('web: the canvas gave no PNG'))), 'image/png'));
+    } finally {
+      URL.revokeObjectURL(url);
+    }
   }
 }

@@ -4,7 +4,11 @@
  * as `circuitscope discover --out` writes it. The result is drawn as an interactive graph
  * (./graph-view.ts) with, for scored methods, a slider that re-selects the connected top-n
  * live (`selectConnected`, the CLI's `--top-n`); the drawn edges export as SVG, and through the
- * engine's writers as DOT and MIB graph JSON; a circuit JSON written by the CLI can be opened.
+ * engine's writers as DOT and MIB graph JSON, and as a PNG; a circuit JSON written by the CLI can
+ * be opened. The form offers the selected method's own options (the registry's, labelled with
+ * the CLI's flags, checked as the CLI checks them). After a run the page plots faithfulness vs
+ * edges and, when a reference fits (the task's, or one the user opens), the edge ROC: the
+ * evaluation of `discover --html`'s report, computed in the worker with the run's evaluator.
  * A local model (files or a folder, picked or dropped) is loaded in the worker; a prompt shows
  * its next-token prediction; the custom task editor tokenises and checks prompts as `--data`.
  * The task's reference circuit, when one fits the model (or a reference JSON the user opens),
@@ -12,16 +16,20 @@
  * clicking a head shows its attention pattern on a chosen prompt of the task.
  *
  * Scriptable: `?model=permute-lists-2l&task=permute-lists&method=acdc&n=20&threshold=0.01
- * &ablation=resample&run=1` fills the form and starts the run; when it ends
- * `window.circuitscope.result` holds the circuit file and `document.body.dataset.state` is
- * `done` (or `error`, with the message in `window.circuitscope.error`).
+ * &ablation=resample&run=1` fills the form and starts the run; a method's own options go by their
+ * CLI flag (`&method=eap-ig&steps=3`, `&candidates=eap-ig:0.5`, `&abs-value=1`). When it ends
+ * `window.circuitscope.result` holds the circuit file, `window.circuitscope.evaluation` its
+ * evaluation, and `document.body.dataset.state` is `done` (or `error`, with the message in
+ * `window.circuitscope.error`).
  */
 import { fmtNum, fmtThreshold } from '../src/util/format.js';
 import { readCircuitJson, toDot, toMib, type CircuitEdge, type CircuitFile } from '../src/graph/circuit-file.js';
 import { connectedCounts, rankByScore, selectConnected } from '../src/graph/selection.js';
 import { parseNodeKey } from '../src/graph/names.js';
+import { checkNumber, optionRule } from '../src/util/check.js';
+import type { Evaluation } from '../src/eval/evaluate.js';
 import { GraphView } from './graph-view.js';
-import { LOCAL_MODEL, type Catalog, type FromWorker, type ModelRef, type PickedFile, type Reply, type RunJob, type ShippedModelIndex, type TaskRow, type ToWorker, type TopToken } from './protocol.js';
+import { LOCAL_MODEL, type Catalog, type FromWorker, type ModelRef, type PickedFile, type Plots, type Reply, type RunJob, type ShippedModelIndex, type TaskRow, type ToWorker, type TopToken } from './protocol.js';
 
 type State = 'loading' | 'idle' | 'running' | 'done' | 'error';
 
@@ -44,6 +52,8 @@ interface CircuitscopeGlobal {
   reference: { name: string | null; edges: string[] | null; note: string | null; shown: boolean; missing: string[]; extra: string[] } | null;
   /** the last attention pattern shown (a head clicked): pattern[dest][src] */
   attention: { head: string; index: number; seed: number; task: string; tokens: number[]; strTokens: string[]; pattern: number[][] } | null;
+  /** the run's evaluation (`discover --html`'s: faithfulness, the curve, the ROC against the reference shown); null for an opened file */
+  evaluation: Evaluation | null;
 }
 
 declare global {
@@ -61,7 +71,7 @@ const runButton = $<HTMLButtonElement>('run');
 const cancelButton = $<HTMLButtonElement>('cancel');
 const status = $<HTMLSpanElement>('status');
 
-const cs: CircuitscopeGlobal = { state: 'loading', result: null, error: null, resultText: null, backend: null, view: null, logits: null, taskCheck: null, localModel: null, reference: null, attention: null };
+const cs: CircuitscopeGlobal = { state: 'loading', result: null, error: null, resultText: null, backend: null, view: null, logits: null, taskCheck: null, localModel: null, reference: null, attention: null, evaluation: null };
 window.circuitscope = cs;
 
 function setState(s: State): void {
@@ -138,7 +148,7 @@ function handle(m: FromWorker): void {
       break;
     }
     case 'done':
-      showResult(m.file);
+      showResult(m.file, { evaluation: m.evaluation, plots: m.plots });
       break;
     case 'error':
       fail(m.message);
@@ -188,9 +198,88 @@ async function fillForm(): Promise<void> {
 }
 
 function methodChanged(): void {
-  const m = catalog!.methods.find((x) => x.name === fields.method.value);
+  const m = methodEntry();
   fields.threshold.placeholder = m?.defaultThreshold != null ? String(m.defaultThreshold) : 'method default';
   fields.topN.disabled = m?.kind !== 'score';
+  strayFlags = [];
+  renderOwnOptions();
+}
+
+const methodEntry = (name = fields.method.value) => catalog!.methods.find((x) => x.name === name);
+
+// ---------------------------------------------------------------------------------------------
+// The method's own options: the registry's (Catalog), as inputs labelled with the CLI's flags
+
+type OwnOption = Catalog['methods'][number]['options'][number];
+const ownBox = $<HTMLDivElement>('method-options');
+/** what was typed (or ticked) per flag, kept across method changes: a flag means one thing for every method */
+const ownValues = new Map<string, string | boolean>();
+/** flags the URL gave that its method does not take: sent on, so that the worker refuses them as the CLI does */
+let strayFlags: string[] = [];
+
+/** The selected method's options as inputs: the flag as label, its description as title, blank for the method's default. */
+function renderOwnOptions(): void {
+  ownBox.replaceChildren(...(methodEntry()?.options ?? []).map(ownInput));
+}
+
+function ownInput(o: OwnOption): HTMLLabelElement {
+  const label = document.createElement('label');
+  label.className = `own ${o.type}`;
+  label.title = o.describe;
+  const input = document.createElement('input');
+  input.id = `opt-${o.flag}`;
+  input.dataset.flag = o.flag;
+  const v = ownValues.get(o.flag);
+  if (o.type === 'boolean') {
+    input.type = 'checkbox';
+    input.checked = v === true;
+    input.addEventListener('change', () => ownValues.set(o.flag, input.checked));
+  } else {
+    // text, not type=number: what was typed reaches the check, which names it as the CLI does
+    input.type = 'text';
+    if (o.type === 'number') input.inputMode = 'decimal';
+    input.placeholder = 'default';
+    input.value = typeof v === 'string' ? v : '';
+    input.addEventListener('input', () => ownValues.set(o.flag, input.value));
+  }
+  label.append(`--${o.flag}`, input);
+  return label;
+}
+
+/** The option behind a flag: the method's own, else the first method's that declares it (as the CLI's vocabulary takes the first). */
+function ownOption(flag: string): OwnOption | undefined {
+  return methodEntry()?.options.find((o) => o.flag === flag) ?? catalog!.methods.flatMap((m) => m.options).find((o) => o.flag === flag);
+}
+
+/** The own options set, by key; numbers checked with the CLI's check and the registry's rule (one line: `--steps must be ...`). */
+function readOwn(): RunJob['own'] {
+  const own: RunJob['own'] = {};
+  for (const flag of [...(methodEntry()?.options ?? []).map((o) => o.flag), ...strayFlags]) {
+    const o = ownOption(flag)!, v = ownValues.get(flag);
+    if (v === undefined || (typeof v === 'string' && v.trim() === '')) continue;
+    own[o.key] = o.type === 'number' ? checkNumber(o.flag, Number(v), optionRule(o), String(v)) : o.type === 'string' ? String(v).trim() : v === true;
+  }
+  return own;
+}
+
+/** The own options the URL gives, by flag (`&steps=3`); flags of other methods are kept as strays. */
+function ownFromUrl(q: URLSearchParams): void {
+  const mine = new Set((methodEntry()?.options ?? []).map((o) => o.flag));
+  const stray: string[] = [];
+  for (const flag of new Set(catalog!.methods.flatMap((m) => m.options.map((o) => o.flag)))) {
+    const v = q.get(flag);
+    if (v === null) continue;
+    ownValues.set(flag, ownOption(flag)!.type === 'boolean' ? urlBoolean(flag, v) : v);
+    if (!mine.has(flag)) stray.push(flag);
+  }
+  strayFlags = stray;
+  renderOwnOptions();
+}
+
+function urlBoolean(flag: string, v: string): boolean {
+  if (['', '1', 'true'].includes(v)) return true;
+  if (['0', 'false'].includes(v)) return false;
+  throw new Error(`web: ?${flag}=${v} is not one of 1, true, 0, false`);
 }
 
 /** Fill the form from the URL (?model=&task=&method=&n=&seed=&threshold=&topN=&ablation=&backend=); whether run=1. */
@@ -212,6 +301,7 @@ function fromUrl(): boolean {
   set(fields.topN, 'topN', 'top-n');
   set(fields.ablation, 'ablation');
   set(fields.backend, 'backend');
+  ownFromUrl(q);
   return q.get('run') === '1';
 }
 
@@ -225,7 +315,7 @@ function readJob(): RunJob {
     model: fields.model.value, task: fields.task.value, method: fields.method.value,
     n: int(fields.n, 'n', 1), seed: int(fields.seed, 'seed', 0),
     ablation: fields.ablation.value as RunJob['ablation'], backend: fields.backend.value,
-    base: base(),
+    base: base(), own: readOwn(),
   };
   if (job.task === CUSTOM) job.customTask = customText.value;
   if (fields.threshold.value.trim() !== '') {
@@ -240,7 +330,7 @@ function readJob(): RunJob {
 async function run(): Promise<void> {
   let job: RunJob;
   try { job = readJob(); } catch (e) { fail((e as Error).message); return; }
-  cs.result = null; cs.resultText = null; cs.error = null; cs.view = null;
+  cs.result = null; cs.resultText = null; cs.error = null; cs.view = null; cs.evaluation = null;
   $('error').hidden = true;
   $('results').hidden = true;
   setState('running');
@@ -266,8 +356,10 @@ cancelButton.addEventListener('click', () => {
 // ---------------------------------------------------------------------------------------------
 // Results
 
-/** What the graph shows: a run's circuit file, or an imported one. */
-let shown: { file: CircuitFile; scores: Map<string, number> | null } | null = null;
+/** What the graph shows: a run's circuit file (with its evaluation and plots), or an imported one. */
+let shown: { file: CircuitFile; scores: Map<string, number> | null; run: RunOutput | null } | null = null;
+/** A run's evaluation and plots, as the worker sent them with the circuit. */
+interface RunOutput { evaluation: Evaluation; plots: Plots }
 const tip = $<HTMLDivElement>('tip');
 const view = new GraphView(document.getElementById('graph') as unknown as SVGSVGElement, {
   nLayers: 1,
@@ -283,7 +375,9 @@ const view = new GraphView(document.getElementById('graph') as unknown as SVGSVG
 });
 const slider = $<HTMLInputElement>('slider');
 
-function showResult(file: CircuitFile, how: 'run' | 'import' = 'run'): void {
+/** Show a circuit: a run's (`run`: its evaluation and plots) or an opened file's (null). */
+function showResult(file: CircuitFile, run: RunOutput | null): void {
+  const how = run ? 'run' : 'import';
   const text = JSON.stringify(file, null, 1) + '\n';
   cs.resultText = text;
   cs.result = JSON.parse(text) as CircuitFile;
@@ -313,7 +407,9 @@ function showResult(file: CircuitFile, how: 'run' | 'import' = 'run'): void {
   const kind = catalog?.methods.find((m) => m.name === file.method)?.kind;
   const scored = file.edges.filter((e) => e.score !== null && Number.isFinite(e.score));
   const scores = kind !== 'prune' && scored.length > 0 ? new Map(scored.map((e) => [`${e.from}->${e.to}`, e.score!])) : null;
-  shown = { file, scores };
+  shown = { file, scores, run };
+  cs.evaluation = run?.evaluation ?? null;
+  showPlots(run);
   view.setLayers(file.modelConfig?.nLayers ?? 1);
   $('slider-box').hidden = scores === null;
   if (scores) {
@@ -360,9 +456,11 @@ async function loadReference(file: CircuitFile, json?: { text: string; name: str
   document.body.dataset.reference = 'loading';
   try {
     const m = file.modelConfig;
+    const run = shown?.file === file ? shown.run : null;
     const r = await request<'reference'>({
       type: 'reference', id: 0, task: file.task, shape: { nLayers: m.nLayers, nHeads: m.nHeads, attnOnly: m.attnOnly }, splitEmbed: file.splitEmbed,
       ...(json ? { json: json.text, name: json.name } : {}),
+      ...(run ? { evaluate: { circuit: { edges: file.edges, splitEmbed: file.splitEmbed, modelConfig: file.modelConfig }, evaluation: run.evaluation } } : {}),
     });
     if (shown?.file !== file) return;
     let { edges, note } = r;
@@ -373,6 +471,8 @@ async function loadReference(file: CircuitFile, json?: { text: string; name: str
       if (outside.length > 0 && universe.size > 0 && file.edges.some((e) => !e.inCircuit)) { note = `the reference '${r.name}' has ${outside.length} edge${outside.length === 1 ? '' : 's'} outside this circuit's graph (${outside.slice(0, 3).join(', ')}${outside.length > 3 ? ', …' : ''})`; edges = null; }
     }
     cs.reference = { name: r.name, edges, note, shown: false, missing: [], extra: [] };
+    // the ROC against this reference; without one that fits, the run's own (the task's reference, if it fitted)
+    if (run) showRoc(edges && r.roc ? r.roc : { evaluation: run.evaluation, svg: run.plots.roc });
     await drawEdges(current.edges, current.topN);
     document.body.dataset.reference = edges ? 'ready' : 'none';
   } catch (e) {
@@ -398,6 +498,38 @@ $<HTMLInputElement>('ref-file').addEventListener('change', async (ev) => {
   if (!f || !shown) return;
   try { await loadReference(shown.file, { text: await f.text(), name: f.name }); } finally { input.value = ''; }
 });
+
+// ---------------------------------------------------------------------------------------------
+// Plots: faithfulness vs edges and the edge ROC (SVG from the worker: src/eval/html.ts)
+
+/** A run's plots, or none (an opened circuit file has no evaluation). */
+function showPlots(run: RunOutput | null): void {
+  $('plots').hidden = run === null;
+  if (!run) return;
+  const curve = run.evaluation.curve;
+  setPlot('curve-plot', run.plots.curve, curve
+    ? `MIB's circuit sizes; edges ranked by ${curve.ranking}; each circuit pruned of dangling nodes.`
+    : 'No faithfulness curve: the edges carry no scores, or the full model and the empty circuit score the same.');
+  showRoc({ evaluation: run.evaluation, svg: run.plots.roc });
+}
+
+function showRoc(roc: { evaluation: Evaluation; svg: string | null }): void {
+  cs.evaluation = roc.evaluation;
+  const r = roc.evaluation.reference;
+  setPlot('roc-plot', roc.svg, r
+    ? `${r.ranking ? 'Edges ranked by |score|, each top-n connected' : 'The circuit\'s edges carry no scores: its single point and the pessimistic staircase'}; the circuit itself is the red point (TPR ${fmtNum(r.vs.edges.tpr, 3)}, FPR ${fmtNum(r.vs.edges.fpr, 3)}).`
+    : 'No edge ROC: no reference circuit fits this model (open one with Reference… above the graph).');
+}
+
+/** One figure: the SVG (parsed, not set as HTML) and its caption. */
+function setPlot(id: string, svg: string | null, caption: string): void {
+  const fig = $(id);
+  const cap = document.createElement('figcaption');
+  cap.textContent = caption;
+  const node = svg ? document.importNode(new DOMParser().parseFromString(svg, 'image/svg+xml').documentElement, true) : null;
+  fig.replaceChildren(...(node ? [node] : []), cap);
+  fig.classList.toggle('empty', node === null);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Attention: click a head for its pattern on one of the task's prompts
@@ -473,9 +605,9 @@ function drawnFile(): CircuitFile {
   return { ...file, edges: file.edges.map((e) => ({ ...e, inCircuit: drawn.has(`${e.from}->${e.to}`) })) };
 }
 
-function save(name: string, text: string, type: string): void {
+function save(name: string, data: string | Blob, type: string): void {
   const a = document.createElement('a');
-  a.href = URL.createObjectURL(new Blob([text], { type }));
+  a.href = URL.createObjectURL(data instanceof Blob ? data : new Blob([data], { type }));
   a.download = name;
   a.click();
   setTimeout(() => URL.revokeObjectURL(a.href), 1000);
@@ -484,6 +616,10 @@ function save(name: string, text: string, type: string): void {
 const stem = () => `circuit-${shown!.file.task}-${shown!.file.method}`;
 $('fit').addEventListener('click', () => view.fit());
 $('export-svg').addEventListener('click', () => { if (shown) save(`${stem()}.svg`, view.svgText($('summary').textContent ?? ''), 'image/svg+xml'); });
+$('export-png').addEventListener('click', async () => {
+  if (!shown) return;
+  try { save(`${stem()}.png`, await view.pngBlob($('summary').textContent ?? ''), 'image/png'); } catch (e) { fail(e instanceof Error ? e.message : String(e)); }
+});
 $('export-dot').addEventListener('click', () => { if (shown) save(`${stem()}.dot`, toDot(drawnFile()), 'text/vnd.graphviz'); });
 $('export-mib').addEventListener('click', () => { if (shown) save(`${stem()}.mib.json`, JSON.stringify(toMib(drawnFile())) + '\n', 'application/json'); });
 
@@ -510,7 +646,7 @@ $<HTMLInputElement>('import').addEventListener('change', async (ev) => {
     try { json = JSON.parse(await f.text()); } catch (e) { throw new Error(`circuit: ${f.name}: not valid JSON (${(e as Error).message})`); }
     $('error').hidden = true;
     cs.error = null;
-    showResult(asCircuitFile(json, f.name), 'import');
+    showResult(asCircuitFile(json, f.name), null);
     status.textContent = `opened ${f.name}`;
   } catch (e) {
     fail(e instanceof Error ? e.message : String(e));

@@ -1,10 +1,12 @@
 /**
  * The messages between the page (./main.ts) and the engine's Web Worker (./worker.ts). A run
  * is one `run` request; the worker answers with stage / progress lines and then exactly one
- * `done` (the circuit file, as `discover --out` writes it) or `error`. Cancel = the page
- * terminates the worker.
+ * `done` (the circuit file, as `discover --out` writes it, with its evaluation and plots) or
+ * `error`. Cancel = the page terminates the worker.
  */
 import type { CircuitFile } from '../src/graph/circuit-file.js';
+import type { MethodOption } from '../src/discovery/registry.js';
+import type { Evaluation } from '../src/eval/evaluate.js';
 
 /** One discovery run, as the scriptable URL and the form describe it. */
 export interface RunJob {
@@ -24,6 +26,12 @@ export interface RunJob {
   base: string;
   /** a custom task's JSON (the prompt editor; `--data`'s format): runs it instead of `task` */
   customTask?: string;
+  /**
+   * the method's own options (the registry's, as the CLI's `--steps 3`), by their key
+   * (`steps`, `trainSteps`): numbers already checked; an option the method does not take is
+   * refused by the worker, as the CLI refuses it
+   */
+  own: Record<string, number | string | boolean>;
 }
 
 /** `model` in a job or request: a shipped model's name, or LOCAL_MODEL for the files the user gave. */
@@ -48,7 +56,11 @@ export type ToWorker =
    * published one when it fits (`compatibleReference`), or `json` (a circuit file, MIB graph or
    * toy reference JSON the user opened, named `name`)
    */
-  | { type: 'reference'; id: number; task: string; shape: { nLayers: number; nHeads: number; attnOnly: boolean }; splitEmbed: boolean; json?: string; name?: string }
+  | {
+    type: 'reference'; id: number; task: string; shape: { nLayers: number; nHeads: number; attnOnly: boolean }; splitEmbed: boolean; json?: string; name?: string;
+    /** a run's circuit and its evaluation: the answer adds the ROC against this reference */
+    evaluate?: { circuit: Pick<CircuitFile, 'edges' | 'splitEmbed' | 'modelConfig'>; evaluation: Evaluation };
+  }
   /** one head's attention pattern on prompt `index` of the task (the CLI's `attention --task T --index I --seed S --heads L.H --json`) */
   | { type: 'attention'; id: number; ref: ModelRef; task: string; customTask?: string; seed: number; index: number; layer: number; head: number };
 
@@ -63,8 +75,12 @@ export type Reply =
   | { type: 'files'; id: number; spec: string; summary: string }
   | { type: 'logits'; id: number; tokens: number[]; strTokens: string[]; top: TopToken[] }
   | { type: 'task-check'; id: number; name: string; metric: string; rows: TaskRow[]; error: string | null }
-  /** edges: the reference's edge keys on the circuit's embedding split (null, with `note`, when none fits) */
-  | { type: 'reference'; id: number; name: string | null; source: string | null; edges: string[] | null; note: string | null }
+  /**
+   * edges: the reference's edge keys on the circuit's embedding split (null, with `note`, when
+   * none fits); with `evaluate` asked and a reference that fits, the evaluation with its
+   * `reference` part against it, and that ROC drawn
+   */
+  | { type: 'reference'; id: number; name: string | null; source: string | null; edges: string[] | null; note: string | null; roc: { evaluation: Evaluation; svg: string | null } | null }
   /** pattern[dest][src], 0 above the diagonal */
   | { type: 'attention'; id: number; name: string; tokens: number[]; strTokens: string[]; pattern: number[][] }
   | { type: 'failed'; id: number; message: string };
@@ -72,15 +88,23 @@ export type Reply =
 /** What the worker offers, sent once when it starts (the registries' entries). */
 export interface Catalog {
   tasks: { name: string; description: string; defaultModel: string; fallbackModel: string | null }[];
-  methods: { name: string; kind: 'prune' | 'score'; defaultThreshold: number | null; aliasOf: string | null }[];
+  /** `options`: the method's own options as the registry declares them (the CLI's flags) */
+  methods: { name: string; kind: 'prune' | 'score'; defaultThreshold: number | null; aliasOf: string | null; options: MethodOption[] }[];
 }
+
+/**
+ * A run's plots as SVG (src/eval/html.ts, as in `discover --html`'s report): faithfulness vs
+ * edges when the circuit's edges are scored, and the edge ROC when a reference fits.
+ */
+export interface Plots { curve: string | null; roc: string | null }
 
 export type FromWorker =
   | { type: 'ready'; catalog: Catalog }
   | { type: 'backend'; name: string; detail: string }
   | { type: 'stage'; stage: string }
   | { type: 'progress'; done: number; total: number; note: string }
-  | { type: 'done'; file: CircuitFile }
+  /** evaluation: `discover --html`'s (faithfulness, the curve, the ROC when a reference fits), measured by the run's own evaluator */
+  | { type: 'done'; file: CircuitFile; evaluation: Evaluation; plots: Plots }
   | { type: 'error'; message: string }
   | Reply;
 

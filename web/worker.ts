@@ -12,11 +12,13 @@ import { tokenizerFor } from '../src/model/tokenizer.js';
 import { getTask, listTasks } from '../src/tasks/registry.js';
 import { customTask, parseCustomTask } from '../src/tasks/custom.js';
 import { validateBatch, type Task } from '../src/tasks/types.js';
-import { discover } from '../src/discovery/run.js';
-import { getMethod, methodNames } from '../src/discovery/registry.js';
-import { LOCAL_MODEL, type FromWorker, type ModelRef, type PickedFile, type Reply, type RunJob, type ShippedModelIndex, type TaskRow, type ToWorker } from './protocol.js';
+import { discover, ownOptions, type OwnOptions } from '../src/discovery/run.js';
+import { checkMethodFlags, getMethod, methodNames, methods } from '../src/discovery/registry.js';
+import { LOCAL_MODEL, type FromWorker, type ModelRef, type PickedFile, type Plots, type Reply, type RunJob, type ShippedModelIndex, type TaskRow, type ToWorker } from './protocol.js';
 import { nextTokenTop, tokenString } from '../src/model/next-token.js';
-import { compatibleReference } from '../src/eval/report.js';
+import { compatibleReference, reportSections } from '../src/eval/report.js';
+import { referenceReport, type Evaluation } from '../src/eval/evaluate.js';
+import { curveSvg, rocSvg } from '../src/eval/html.js';
 import type { CircuitFile } from '../src/graph/circuit-file.js';
 import { mergeEmbed, referenceFromJson, type Reference } from '../src/eval/reference.js';
 import { attentionPatterns } from '../src/analysis/attention.js';
@@ -106,15 +108,37 @@ async function run(job: RunJob): Promise<void> {
   post({ type: 'backend', name: backend, detail: choice?.reason ?? backend });
   const task: Task = job.customTask !== undefined ? customTask(parseCustomTask(parseJson(job.customTask), EDITOR), EDITOR) : getTask(job.task);
   const { file, evaluator } = await discover(loaded.model, task, {
+    ...ownFor(job.method, job.own),
     method: job.method, threshold: job.threshold, topN: job.topN, metric: job.metric, ablation: job.ablation,
     n: job.n, seed: job.seed, modelName: modelName(job), backend,
     onStage: (s) => stage(s === 'method' ? job.method : s),
     onProgress: (p) => post({ type: 'progress', done: p.done, total: p.total, note: `${p.kept} kept${p.note ? `, ${p.note}` : ''}` }),
   });
-  evaluator.dispose();
+  let evaluation: Evaluation;
+  try {
+    // discover --html's evaluation (the same call), on the run's evaluator before it is freed:
+    // its clean / empty / circuit measurements are reused, only the curve's circuits run
+    stage('faithfulness curve');
+    ({ evaluation } = await reportSections(loaded.model, task, file, { evaluator }));
+  } finally {
+    evaluator.dispose();
+  }
+  const plots: Plots = { curve: curveSvg(evaluation), roc: rocSvg(evaluation, 'edge') };
   stage(null);
   file.results.wall = { stages: times, total: (performance.now() - t0) / 1000 };
-  post({ type: 'done', file });
+  post({ type: 'done', file, evaluation, plots });
+}
+
+/** Each option key's CLI flag (`trainSteps` -> `train-steps`), over every method. */
+const flagOf = new Map(methods().flatMap((m) => m.options.map((o) => [o.key as string, o.flag] as const)));
+
+/**
+ * The job's own options as `discover` takes them (`ownOptions`, as the CLI hands them on),
+ * after the CLI's check that the method takes each (one line naming the first it does not).
+ */
+function ownFor(method: string, own: RunJob['own']): OwnOptions {
+  checkMethodFlags(method, Object.keys(own).map((k) => flagOf.get(k) ?? k));
+  return ownOptions(own);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -191,13 +215,24 @@ function reference(m: Extract<ToWorker, { type: 'reference' }>): Reply {
     if (task) ({ reference: ref, note } = compatibleReference(task, { modelConfig: m.shape } as Pick<CircuitFile, 'modelConfig'>));
     else ref = null;
   }
-  if (!ref) return { type: 'reference', id: 0, name: null, source: null, edges: null, note };
+  if (!ref) return { type: 'reference', id: 0, name: null, source: null, edges: null, note, roc: null };
   let edges = [...ref.edges];
   if (ref.splitEmbed && !m.splitEmbed) edges = [...mergeEmbed(edges)];
   else if (!ref.splitEmbed && m.splitEmbed && edges.some((e) => e.startsWith('input->'))) {
-    return { type: 'reference', id: 0, name: ref.name, source: ref.source, edges: null, note: `the reference '${ref.name}' does not split the embedding into tok and pos, but the circuit does` };
+    return { type: 'reference', id: 0, name: ref.name, source: ref.source, edges: null, note: `the reference '${ref.name}' does not split the embedding into tok and pos, but the circuit does`, roc: null };
   }
-  return { type: 'reference', id: 0, name: ref.name, source: ref.source, edges, note: null };
+  return { type: 'reference', id: 0, name: ref.name, source: ref.source, edges, note: null, roc: m.evaluate ? rocAgainst(m.evaluate, ref) : null };
+}
+
+/**
+ * The run's evaluation with its reference part against `ref` (`referenceReport`, from the files
+ * alone, as discover's report computes it) and its edge ROC; null when the reference does not
+ * fit the circuit's graph (the page says why: it checks the edges itself before drawing them).
+ */
+function rocAgainst(ask: NonNullable<Extract<ToWorker, { type: 'reference' }>['evaluate']>, ref: Reference): { evaluation: Evaluation; svg: string | null } | null {
+  let evaluation: Evaluation;
+  try { evaluation = { ...ask.evaluation, reference: referenceReport(ask.circuit, ref) }; } catch { return null; }
+  return { evaluation, svg: rocSvg(evaluation, 'edge') };
 }
 
 /** One head's pattern on prompt `index` of the task, as the CLI's `attention --task --index --seed` picks it. */
@@ -239,7 +274,7 @@ post({
     tasks: listTasks().map((t) => ({ name: t.name, description: t.description, defaultModel: t.defaultModel, fallbackModel: t.fallbackModel })),
     methods: methodNames().map((name) => {
       const m = getMethod(name);
-      return { name, kind: m.kind, defaultThreshold: m.defaultThreshold ?? null, aliasOf: m.aliasOf ?? null };
+      return { name, kind: m.kind, defaultThreshold: m.defaultThreshold ?? null, aliasOf: m.aliasOf ?? null, options: m.options };
     }),
   },
 });

@@ -15,11 +15,10 @@ import type { Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { PROCESSING_STEPS } from '../model/processing.js';
 import { checkMethodFlags, methodNames, methods, SELECTION_FLAGS } from '../discovery/registry.js';
+import { checkNumber as checkTyped, optionRule, type NumberRule } from '../util/check.js';
 
 /** The most prompts one run takes: beyond this the prompt arrays alone outgrow memory. */
 export const MAX_PROMPTS = 1_000_000;
-
-interface NumberRule { int?: boolean; min?: number; max?: number; /** strictly greater than */ above?: number }
 
 /** What the user typed for `--flag` (for messages: yargs turns 'abc' into NaN). */
 function typed(flag: string): string | undefined {
@@ -32,18 +31,9 @@ function typed(flag: string): string | undefined {
   return undefined;
 }
 
-/** The one check of a numeric option: throws `--flag must be ..., got X`. */
+/** The one check of a numeric option (src/util/check.ts, the page's too), with what was typed on the command line. */
 export function checkNumber(flag: string, v: unknown, rule: NumberRule): number {
-  const what = rule.int ? 'an integer' : 'a finite number';
-  const range = [rule.above !== undefined ? `> ${rule.above}` : '', rule.min !== undefined ? `>= ${rule.min}` : '', rule.max !== undefined ? `<= ${rule.max}` : ''].filter(Boolean).join(' and ');
-  const x = typeof v === 'number' ? v : Number(v);
-  const ok = typeof v !== 'boolean' && Number.isFinite(x) && (!rule.int || Number.isInteger(x))
-    && (rule.min === undefined || x >= rule.min) && (rule.max === undefined || x <= rule.max) && (rule.above === undefined || x > rule.above);
-  if (!ok) {
-    const shown = Array.isArray(v) ? `${v.length} values (give it once)` : Number.isNaN(x) ? `'${typed(flag) ?? v}'` : String(v);
-    throw new Error(`${flag.length === 1 ? '-' : '--'}${flag} must be ${what}${range ? ` ${range}` : ''}, got ${shown}`);
-  }
-  return x;
+  return checkTyped(flag, v, rule, typed(flag));
 }
 
 /** A numeric option checked by `rule` when parsed. */
@@ -154,8 +144,7 @@ export function methodOptions() {
   for (const m of methods()) {
     for (const x of m.options) {
       if (o[x.flag]) continue;
-      const rule = x.int === false ? { min: x.min, max: x.max, above: x.above } : { int: true, min: x.min ?? 1, max: x.max };
-      o[x.flag] = x.type === 'number' ? numberOption(x.flag, x.describe, rule) : x.type === 'string' ? { type: 'string', describe: x.describe } : { type: 'boolean', describe: x.describe };
+      o[x.flag] = x.type === 'number' ? numberOption(x.flag, x.describe, optionRule(x)) : x.type === 'string' ? { type: 'string', describe: x.describe } : { type: 'boolean', describe: x.describe };
     }
   }
   o.greedy = { type: 'boolean', describe: 'EAP/EAP-IG: grow the circuit greedily from the logits (with --top-n)' };

@@ -69,9 +69,9 @@ export class AppHarness {
     this.server?.proc.kill('SIGTERM');
   }
 
-  /** A page at `query` that records console errors and uncaught exceptions. */
-  async open(query: string, viewport = { width: 1280, height: 720 }): Promise<{ page: Page; errors: string[] }> {
-    const page = await this.browser!.newPage({ viewport, acceptDownloads: true });
+  /** A page at `query` that records console errors and uncaught exceptions; `deviceScaleFactor`: the screen's devicePixelRatio (default 1). */
+  async open(query: string, viewport = { width: 1280, height: 720 }, deviceScaleFactor = 1): Promise<{ page: Page; errors: string[] }> {
+    const page = await this.browser!.newPage({ viewport, deviceScaleFactor, acceptDownloads: true });
     const errors: string[] = [];
     page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
     page.on('pageerror', (e) => errors.push(e.message));

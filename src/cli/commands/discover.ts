@@ -88,7 +88,17 @@ export function selectionText(file: CircuitFile): string {
     return `top-n ${s.asked}${why ? `: ${why}` : ''}`;
   }
   const how = file.topN !== null ? `${file.greedy ? 'greedy ' : ''}top-n ${file.topN}` : file.threshold !== null ? `threshold ${fmtThreshold(file.threshold)}` : file.method === 'imported' ? 'imported' : 'default selection';
-  return `${how}${p ? `; ${p} dangling edge${p === 1 ? '' : 's'} pruned (not on an input-to-logits path)` : ''}`;
+  const pruned = p ? `; ${p} dangling edge${p === 1 ? '' : 's'} pruned (not on an input-to-logits path)` : '';
+  return `${how}${pruned}${file.results.edgesKept === 0 && file.topN !== 0 ? `: ${emptyWhy(file)}` : ''}`;
+}
+
+/** Why a selection that was not asked to be empty came back empty, and what to change. */
+function emptyWhy(file: CircuitFile): string {
+  const cand = file.results.candidates;
+  if (file.method === 'acdc') {
+    return `EMPTY circuit: removing any remaining edge raised the KL by less than the threshold, so ACDC removed them all; lower --threshold${cand ? ` or raise K in --candidates (${cand.method}:${cand.k} were tested)` : ''}`;
+  }
+  return file.threshold !== null ? 'EMPTY circuit: no edges on an input-to-logits path score above the threshold; lower --threshold or use --top-n' : 'EMPTY circuit';
 }
 
 /** The files discover writes: the circuit JSON, DOT beside it, the HTML report and the MIB export when asked. */
