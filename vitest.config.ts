@@ -1,6 +1,9 @@
 import { configDefaults, defineConfig } from 'vitest/config';
 import { webgpuTestEnv } from './scripts/swiftshader-env.mjs';
 
+/** The browser app on WebGPU (Chromium's SwiftShader): in the `webgpu` project, not `main`. */
+const WEBGPU_PAGE = 'test/browser/app-webgpu.test.ts';
+
 export default defineConfig({
   test: {
     // (include / exclude are per project: `extends` would concatenate them with these.)
@@ -11,7 +14,7 @@ export default defineConfig({
     maxWorkers: 2,
     reporters: ['default'],
     projects: [
-      { extends: true, test: { name: 'main', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, 'test/webgpu/**'] } },
+      { extends: true, test: { name: 'main', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, 'test/webgpu/**', WEBGPU_PAGE] } },
       {
         // The WebGPU suite: its own worker processes, started with the Vulkan driver's
         // environment (SwiftShader without a GPU; scripts/swiftshader-env.mjs), after the main
@@ -19,7 +22,8 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'webgpu',
-          include: ['test/webgpu/**/*.test.ts'],
+          // (and the page on WebGPU: Chromium's own SwiftShader, as busy)
+          include: ['test/webgpu/**/*.test.ts', WEBGPU_PAGE],
           env: webgpuTestEnv(),
           globalSetup: ['test/webgpu/global-setup.ts'],
           sequence: { groupOrder: 1 },

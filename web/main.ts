@@ -21,6 +21,13 @@
  * `window.circuitscope.result` holds the circuit file, `window.circuitscope.evaluation` its
  * evaluation, and `document.body.dataset.state` is `done` (or `error`, with the message in
  * `window.circuitscope.error`).
+ *
+ * Checkpoints: a method that checkpoints (ACDC, edge-pruning, mattr) saves its progress in
+ * IndexedDB as it runs (./checkpoints.ts); a reload, a closed tab or Cancel leaves it there, and
+ * the page offers Resume (or Discard) for each saved run; the same URL with `&resume=1` instead of
+ * `&run=1` resumes it. A completed run removes its checkpoint.
+ * The hub: `&hf=gpt2` fetches a repo's files from the Hugging Face hub (`&hub=URL`: another server
+ * with the hub's layout) before a run, as the Fetch button does (./hub.ts).
  */
 import { fmtNum, fmtThreshold } from '../src/util/format.js';
 import { readCircuitJson, toDot, toMib, type CircuitEdge, type CircuitFile } from '../src/graph/circuit-file.js';
@@ -29,6 +36,9 @@ import { parseNodeKey } from '../src/graph/names.js';
 import { checkNumber, optionRule } from '../src/util/check.js';
 import type { Evaluation } from '../src/eval/evaluate.js';
 import { GraphView } from './graph-view.js';
+import { probeNavigatorGpu, softwareAdapter } from '../src/model/backend-choice.js';
+import { deleteRun, listRuns, modelLabel, type SavedRun } from './checkpoints.js';
+import { DEFAULT_HUB, fetchHubModel } from './hub.js';
 import { LOCAL_MODEL, type Catalog, type FromWorker, type ModelRef, type PickedFile, type Plots, type Reply, type RunJob, type ShippedModelIndex, type TaskRow, type ToWorker, type TopToken } from './protocol.js';
 
 type State = 'loading' | 'idle' | 'running' | 'done' | 'error';
@@ -54,6 +64,16 @@ interface CircuitscopeGlobal {
   attention: { head: string; index: number; seed: number; task: string; tokens: number[]; strTokens: string[]; pattern: number[][] } | null;
   /** the run's evaluation (`discover --html`'s: faithfulness, the curve, the ROC against the reference shown); null for an opened file */
   evaluation: Evaluation | null;
+  /** why the worker took its backend (the backend choice's reason: the adapter, or what `auto` passed over) */
+  backendDetail: string | null;
+  /** the current run's first and last progress messages (a resumed run's first is past 0) */
+  progress: { first: { done: number; total: number }; last: { done: number; total: number } } | null;
+  /** the current run's checkpoint: where it resumed from (null: from the start), its saves so far and the last one's progress */
+  checkpoint: { key: string; resumedFrom: { done: number; total: number } | null; saves: number; last: { done: number; total: number } | null } | null;
+  /** the interrupted runs saved in this browser, as offered for Resume (oldest first) */
+  saved: { key: string; model: string; method: string; done: number; total: number; savedAt: number }[];
+  /** the last failure loading the user's model (files or the hub), one line; null once one loads */
+  modelError: string | null;
 }
 
 declare global {
@@ -71,7 +91,10 @@ const runButton = $<HTMLButtonElement>('run');
 const cancelButton = $<HTMLButtonElement>('cancel');
 const status = $<HTMLSpanElement>('status');
 
-const cs: CircuitscopeGlobal = { state: 'loading', result: null, error: null, resultText: null, backend: null, view: null, logits: null, taskCheck: null, localModel: null, reference: null, attention: null, evaluation: null };
+const cs: CircuitscopeGlobal = {
+  state: 'loading', result: null, error: null, resultText: null, backend: null, view: null, logits: null, taskCheck: null, localModel: null, reference: null, attention: null, evaluation: null,
+  backendDetail: null, progress: null, checkpoint: null, saved: [], modelError: null,
+};
 window.circuitscope = cs;
 
 function setState(s: State): void {
@@ -79,6 +102,7 @@ function setState(s: State): void {
   document.body.dataset.state = s;
   runButton.disabled = s === 'running' || s === 'loading';
   cancelButton.disabled = s !== 'running';
+  for (const b of document.querySelectorAll<HTMLButtonElement>('#resume-list button')) b.disabled = s === 'running' || s === 'loading';
 }
 
 function fail(message: string): void {
@@ -128,6 +152,8 @@ async function request<T extends Reply['type']>(m: ToWorker & { id: number }): P
 
 let t0 = 0;
 let stageName = '';
+/** the current run's first progress and when it came (for the time left) */
+let progressFrom = { done: 0, t: 0 };
 function handle(m: FromWorker): void {
   switch (m.type) {
     case 'ready':
@@ -137,21 +163,42 @@ function handle(m: FromWorker): void {
       break;
     case 'backend':
       cs.backend = m.name;
+      cs.backendDetail = m.detail;
       break;
     case 'stage':
       stageName = m.stage;
       status.textContent = `${m.stage}… (${elapsed()})`;
       break;
     case 'progress': {
-      const eta = m.done > 0 ? ((performance.now() - t0) / 1000) * (m.total - m.done) / m.done : null;
-      status.textContent = `${stageName} ${m.done}/${m.total} (${m.note}) — ${elapsed()}${eta !== null && m.done < m.total ? `, ~${fmtNum(eta, 2)} s left` : ''}`;
+      const p = { done: m.done, total: m.total };
+      if (!cs.progress) { cs.progress = { first: p, last: p }; progressFrom = { done: m.done, t: performance.now() }; }
+      cs.progress.last = p;
+      // the rate since this run's first progress (a resumed run starts past 0)
+      const rate = m.done > progressFrom.done ? (m.done - progressFrom.done) / ((performance.now() - progressFrom.t) / 1000) : 0;
+      const eta = rate > 0 ? (m.total - m.done) / rate : null;
+      const saved = cs.checkpoint?.last ? `; saved at ${cs.checkpoint.last.done}` : '';
+      status.textContent = `${stageName} ${m.done}/${m.total} (${m.note}${saved}) — ${elapsed()}${eta !== null && m.done < m.total ? `, ~${fmtNum(eta, 2)} s left` : ''}`;
+      break;
+    }
+    case 'checkpoint': {
+      const p = { done: m.done, total: m.total };
+      cs.checkpoint ??= { key: m.key, resumedFrom: null, saves: 0, last: null };
+      if (m.event === 'resumed') {
+        cs.checkpoint.resumedFrom = p;
+        status.textContent = `resuming from the checkpoint at ${m.done}/${m.total}…`;
+      } else {
+        cs.checkpoint.saves++;
+        cs.checkpoint.last = p;
+      }
       break;
     }
     case 'done':
       showResult(m.file, { evaluation: m.evaluation, plots: m.plots });
+      void refreshSaved();
       break;
     case 'error':
       fail(m.message);
+      void refreshSaved();
       break;
     default: {
       const p = pending.get(m.id);
@@ -192,9 +239,14 @@ async function fillForm(): Promise<void> {
   fields.task.value = catalog!.tasks.some((t) => t.name === 'permute-lists') ? 'permute-lists' : fields.task.value;
   fields.task.dispatchEvent(new Event('change'));
   methodChanged();
-  const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
-  const adapter = gpu ? await gpu.requestAdapter().catch(() => null) : null;
-  if (!adapter) [...fields.backend.options].find((o) => o.value === 'webgpu')!.disabled = true;
+  // WebGPU when the browser has an adapter; a software one (SwiftShader) is offered by name only, and says so
+  const gpu = await probeNavigatorGpu().catch(() => null);
+  const webgpu = [...fields.backend.options].find((o) => o.value === 'webgpu')!;
+  if (!gpu?.available) webgpu.disabled = true;
+  else if (gpu.adapter && softwareAdapter(gpu.adapter)) {
+    webgpu.textContent = 'webgpu (software adapter)';
+    webgpu.title = `${gpu.detail}: a CPU running the GPU's programs, slower than wasm; auto never takes it`;
+  }
 }
 
 function methodChanged(): void {
@@ -282,8 +334,12 @@ function urlBoolean(flag: string, v: string): boolean {
   throw new Error(`web: ?${flag}=${v} is not one of 1, true, 0, false`);
 }
 
-/** Fill the form from the URL (?model=&task=&method=&n=&seed=&threshold=&topN=&ablation=&backend=); whether run=1. */
-function fromUrl(): boolean {
+/**
+ * Fill the form from the URL (?model=&task=&method=&n=&seed=&threshold=&topN=&ablation=&backend=,
+ * the hub's ?hf=&hub=); what it asks for: run=1 (a run), resume=1 (resume this job's checkpoint),
+ * hf (a hub repo to fetch first).
+ */
+function fromUrl(): { run: boolean; resume: boolean; hf: string | null } {
   const q = new URLSearchParams(location.search);
   const set = (el: HTMLInputElement | HTMLSelectElement, key: string, alias?: string) => {
     const v = q.get(key) ?? (alias ? q.get(alias) : null);
@@ -302,7 +358,11 @@ function fromUrl(): boolean {
   set(fields.ablation, 'ablation');
   set(fields.backend, 'backend');
   ownFromUrl(q);
-  return q.get('run') === '1';
+  const hub = q.get('hub'), hf = q.get('hf');
+  if (hub !== null) hubBase.value = hub;
+  if (hf !== null) hubRepo.value = hf;
+  const resume = q.get('resume') !== null && urlBoolean('resume', q.get('resume')!);
+  return { run: q.get('run') === '1' && !resume, resume, hf };
 }
 
 function readJob(): RunJob {
@@ -327,15 +387,24 @@ function readJob(): RunJob {
   return job;
 }
 
-async function run(): Promise<void> {
+/** Start a run: the form's job, or a saved one (Resume); `resume`: continue from its checkpoint. */
+async function run(resume = false, saved?: SavedRun): Promise<void> {
   let job: RunJob;
-  try { job = readJob(); } catch (e) { fail((e as Error).message); return; }
+  try {
+    job = saved ? { ...saved.job, base: base() } : readJob();
+    if (saved && modelLabel(job, localSpec) !== saved.model) {
+      throw new Error(`web: this run was on your model '${saved.model.slice(LOCAL_MODEL.length)}': load it again (Your own model: its files, or Fetch from the hub), then Resume`);
+    }
+  } catch (e) { fail((e as Error).message); return; }
+  if (resume) job.resume = true;
   cs.result = null; cs.resultText = null; cs.error = null; cs.view = null; cs.evaluation = null;
+  cs.progress = null; cs.checkpoint = null; cs.backend = null; cs.backendDetail = null;
   $('error').hidden = true;
   $('results').hidden = true;
   setState('running');
   t0 = performance.now();
-  status.textContent = 'starting…';
+  status.textContent = resume ? 'resuming…' : 'starting…';
+  showSaved();
   if (!worker) await startWorker();
   runContext = { ref: { model: job.model, backend: job.backend, base: job.base }, task: job.task, customTask: job.customTask, seed: job.seed };
   worker!.postMessage({ type: 'run', job });
@@ -348,10 +417,69 @@ form.addEventListener('submit', (ev) => { ev.preventDefault(); void run(); });
 cancelButton.addEventListener('click', () => {
   worker?.terminate();
   worker = null;
-  status.textContent = `cancelled after ${elapsed()}`;
+  status.textContent = `cancelled after ${elapsed()}${cs.checkpoint?.last ? ` (saved at ${cs.checkpoint.last.done}/${cs.checkpoint.last.total}: Resume continues from there)` : ''}`;
   setState('idle');
   void startWorker();
+  void refreshSaved();
 });
+
+// ---------------------------------------------------------------------------------------------
+// Interrupted runs: their checkpoints in IndexedDB (./checkpoints.ts), offered for Resume
+
+let savedRuns: SavedRun[] = [];
+
+/** Read the saved runs again and offer them. */
+async function refreshSaved(): Promise<void> {
+  try { savedRuns = await listRuns(); } catch { savedRuns = []; }
+  cs.saved = savedRuns.map((r) => ({ key: r.key, model: r.model, method: r.job.method, done: r.done, total: r.total, savedAt: r.savedAt }));
+  showSaved();
+}
+
+/** One line per saved run: its settings and progress, Resume and Discard (disabled while a run is on). */
+function showSaved(): void {
+  const box = $('resume-box');
+  box.hidden = savedRuns.length === 0;
+  $('resume-list').replaceChildren(...savedRuns.map((r) => {
+    const li = document.createElement('li');
+    li.dataset.key = r.key;
+    const j = r.job, sel = j.topN !== undefined ? `top-n ${j.topN}` : j.threshold !== undefined ? `threshold ${fmtThreshold(j.threshold)}` : 'default selection';
+    const own = Object.entries(j.own).map(([k, v]) => `${k} ${String(v)}`).join(', ');
+    const model = r.model.startsWith(LOCAL_MODEL) ? `your model ${r.model.slice(LOCAL_MODEL.length)}` : r.model;
+    const text = document.createElement('span');
+    text.className = 'what';
+    text.textContent = `${j.method} on ${model}, task ${j.customTask !== undefined ? 'custom' : j.task}, n=${j.n}, seed ${j.seed} (${sel}; ${j.ablation}; ${j.backend}${own ? `; ${own}` : ''}): ${r.done} of ${r.total} done, saved ${new Date(r.savedAt).toLocaleString()}`;
+    const resume = document.createElement('button');
+    resume.type = 'button'; resume.className = 'small resume'; resume.textContent = 'Resume';
+    resume.disabled = cs.state === 'running' || cs.state === 'loading';
+    resume.addEventListener('click', () => { fillFromJob(r); void run(true, r); });
+    const discard = document.createElement('button');
+    discard.type = 'button'; discard.className = 'small discard'; discard.textContent = 'Discard';
+    discard.disabled = resume.disabled;
+    discard.addEventListener('click', () => { void deleteRun(r.key).catch(() => undefined).then(refreshSaved); });
+    li.append(text, resume, discard);
+    return li;
+  }));
+}
+
+/** Show a saved job in the form (what Resume runs). */
+function fillFromJob(r: SavedRun): void {
+  const j = r.job;
+  const pick = (el: HTMLInputElement | HTMLSelectElement, v: string) => { el.value = v; el.dispatchEvent(new Event('change')); };
+  if (j.customTask !== undefined) { customText.value = j.customTask; pick(fields.task, CUSTOM); } else if (catalog!.tasks.some((t) => t.name === j.task)) pick(fields.task, j.task);
+  if ([...fields.model.options].some((o) => o.value === j.model)) pick(fields.model, j.model);
+  pick(fields.method, j.method);
+  for (const o of methodEntry()?.options ?? []) {
+    const v = j.own[o.key];
+    if (v === undefined) ownValues.delete(o.flag); else ownValues.set(o.flag, typeof v === 'boolean' ? v : String(v));
+  }
+  renderOwnOptions();
+  fields.n.value = String(j.n);
+  fields.seed.value = String(j.seed);
+  fields.threshold.value = j.threshold !== undefined ? String(j.threshold) : '';
+  fields.topN.value = j.topN !== undefined ? String(j.topN) : '';
+  pick(fields.ablation, j.ablation);
+  if ([...fields.backend.options].some((o) => o.value === j.backend)) pick(fields.backend, j.backend);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Results
@@ -424,7 +552,7 @@ function showResult(file: CircuitFile, run: RunOutput | null): void {
   $('attention').hidden = true;
   void drawEdges(kept, null);
   void loadReference(file);
-  if (how === 'run') status.textContent = `done in ${elapsed()}`;
+  if (how === 'run') status.textContent = `done in ${elapsed()}${cs.checkpoint?.resumedFrom ? ` (resumed from its checkpoint at ${cs.checkpoint.resumedFrom.done}/${cs.checkpoint.resumedFrom.total})` : ''}`;
   setState('done');
 }
 
@@ -669,8 +797,9 @@ $('download').addEventListener('click', () => {
 // ---------------------------------------------------------------------------------------------
 // A local model: files or a folder, picked or dropped
 
-async function useFiles(files: PickedFile[]): Promise<void> {
-  if (files.length === 0) return;
+/** Load the user's model files in the worker; whether they loaded (else the one-line error is shown, and in `modelError`). */
+async function useFiles(files: PickedFile[]): Promise<boolean> {
+  if (files.length === 0) return false;
   const info = $('model-info');
   info.textContent = `reading ${files.length} file${files.length === 1 ? '' : 's'}…`;
   document.body.dataset.model = 'loading';
@@ -678,17 +807,57 @@ async function useFiles(files: PickedFile[]): Promise<void> {
     picked = files;
     const r = await request<'files'>({ type: 'files', id: 0, files, backend: fields.backend.value, base: base() });
     cs.localModel = r.summary;
+    cs.modelError = null;
+    localSpec = r.spec;
     info.textContent = `loaded ${r.summary}`;
     if (![...fields.model.options].some((o) => o.value === LOCAL_MODEL)) option(fields.model, LOCAL_MODEL, 'your model (files)');
     [...fields.model.options].find((o) => o.value === LOCAL_MODEL)!.textContent = `your model: ${r.spec}`;
     fields.model.value = LOCAL_MODEL;
     document.body.dataset.model = 'loaded';
+    return true;
   } catch (e) {
     picked = null;
-    info.textContent = e instanceof Error ? e.message : String(e);
-    document.body.dataset.model = 'error';
+    localSpec = null;
+    modelFailed(e);
+    return false;
   }
 }
+
+/** The user's model did not load: one line in the panel (and `modelError`). */
+function modelFailed(e: unknown): void {
+  cs.modelError = e instanceof Error ? e.message : String(e);
+  $('model-info').textContent = cs.modelError;
+  document.body.dataset.model = 'error';
+}
+
+/** The folder or repo the loaded local model came from ('hf-save', 'gpt2'); null when none is loaded. */
+let localSpec: string | null = null;
+
+// The hub: a repo's files fetched here (./hub.ts), then loaded exactly as picked files
+
+const hubRepo = $<HTMLInputElement>('hub-repo');
+const hubBase = $<HTMLInputElement>('hub-base');
+const mb = (b: number) => fmtNum(b / 1e6, 3);
+
+async function fetchHub(): Promise<boolean> {
+  ($('model-panel') as HTMLDetailsElement).open = true;
+  document.body.dataset.model = 'loading';
+  const info = $('model-info');
+  info.textContent = `fetching ${hubRepo.value.trim()}…`;
+  let files: PickedFile[];
+  try {
+    files = await fetchHubModel(hubBase.value.trim() || DEFAULT_HUB, hubRepo.value, (file, loaded, size) => {
+      info.textContent = `fetching ${file}: ${mb(loaded)}${size ? ` of ${mb(size)}` : ''} MB…`;
+    });
+  } catch (e) {
+    modelFailed(e);
+    return false;
+  }
+  return useFiles(files);
+}
+
+$('hub-fetch').addEventListener('click', () => void fetchHub());
+hubRepo.addEventListener('keydown', (ev) => { if (ev.key === 'Enter') { ev.preventDefault(); void fetchHub(); } });
 
 const pickedOf = (list: FileList | null): PickedFile[] => [...(list ?? [])].map((file) => ({ path: file.webkitRelativePath || file.name, file }));
 for (const id of ['model-files', 'model-folder']) {
@@ -792,9 +961,12 @@ setState('loading');
 status.textContent = 'loading the engine…';
 startWorker()
   .then(fillForm)
-  .then(() => {
+  .then(async () => {
     setState('idle');
     status.textContent = '';
-    if (fromUrl()) void run();
+    const asked = fromUrl();
+    await refreshSaved();
+    if (asked.hf !== null && !(await fetchHub()) && (asked.run || asked.resume)) { fail(cs.modelError!); return; }
+    if (asked.run || asked.resume) void run(asked.resume);
   })
   .catch((e: unknown) => fail(e instanceof Error ? e.message : String(e)));

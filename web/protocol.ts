@@ -32,6 +32,11 @@ export interface RunJob {
    * refused by the worker, as the CLI refuses it
    */
   own: Record<string, number | string | boolean>;
+  /**
+   * continue from this job's checkpoint (IndexedDB, ./checkpoints.ts) instead of starting over;
+   * refused when none is saved or the method does not checkpoint
+   */
+  resume?: boolean;
 }
 
 /** `model` in a job or request: a shipped model's name, or LOCAL_MODEL for the files the user gave. */
@@ -89,7 +94,7 @@ export type Reply =
 export interface Catalog {
   tasks: { name: string; description: string; defaultModel: string; fallbackModel: string | null }[];
   /** `options`: the method's own options as the registry declares them (the CLI's flags) */
-  methods: { name: string; kind: 'prune' | 'score'; defaultThreshold: number | null; aliasOf: string | null; options: MethodOption[] }[];
+  methods: { name: string; kind: 'prune' | 'score'; defaultThreshold: number | null; aliasOf: string | null; options: MethodOption[]; checkpoints: boolean }[];
 }
 
 /**
@@ -103,6 +108,11 @@ export type FromWorker =
   | { type: 'backend'; name: string; detail: string }
   | { type: 'stage'; stage: string }
   | { type: 'progress'; done: number; total: number; note: string }
+  /**
+   * the run's checkpoint: `resumed` (the run continues from the one saved at done/total) or
+   * `saved` (one more save has committed, at done/total); `key`: its record (./checkpoints.ts)
+   */
+  | { type: 'checkpoint'; event: 'resumed' | 'saved'; key: string; done: number; total: number }
   /** evaluation: `discover --html`'s (faithfulness, the curve, the ROC when a reference fits), measured by the run's own evaluator */
   | { type: 'done'; file: CircuitFile; evaluation: Evaluation; plots: Plots }
   | { type: 'error'; message: string }

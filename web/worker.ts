@@ -1,7 +1,10 @@
 /**
  * The engine in a Web Worker: the same src/ modules the CLI runs (model loaders reading bytes,
  * the task registry, discovery, the circuit file), so the page never freezes. Model files are
- * fetched from the app's own server into memory (`memoryFiles`); nothing comes from elsewhere.
+ * fetched from the app's own server into memory (`memoryFiles`), or are the user's (picked, or
+ * fetched from the Hugging Face hub by the page: ./hub.ts), read as picked files. A run of a
+ * method that checkpoints saves its checkpoint in IndexedDB as it goes (./checkpoints.ts), can
+ * resume from it, and deletes it when it completes.
  */
 import { initBackendWith, backendChoice, type BackendHost } from '../src/model/backend-core.js';
 import { probeNavigatorGpu, type BackendName, type BackendProbe } from '../src/model/backend-choice.js';
@@ -22,6 +25,8 @@ import { curveSvg, rocSvg } from '../src/eval/html.js';
 import type { CircuitFile } from '../src/graph/circuit-file.js';
 import { mergeEmbed, referenceFromJson, type Reference } from '../src/eval/reference.js';
 import { attentionPatterns } from '../src/analysis/attention.js';
+import type { CheckpointStore } from '../src/discovery/types.js';
+import { checkpointsAvailable, deleteRun, getRun, indexedDbCheckpoint, jobKey, modelLabel, savedJob } from './checkpoints.js';
 
 const post = (m: FromWorker): void => (self as unknown as { postMessage(m: FromWorker): void }).postMessage(m);
 
@@ -102,17 +107,23 @@ async function run(job: RunJob): Promise<void> {
     cur = name ? { name, t: now } : null;
     if (name) post({ type: 'stage', stage: name });
   };
+  const own = ownFor(job.method, job.own);
+  const ck = await checkpointFor(job);
   stage('load model');
   const { loaded, backend } = await model(job);
   const choice = backendChoice();
   post({ type: 'backend', name: backend, detail: choice?.reason ?? backend });
   const task: Task = job.customTask !== undefined ? customTask(parseCustomTask(parseJson(job.customTask), EDITOR), EDITOR) : getTask(job.task);
   const { file, evaluator } = await discover(loaded.model, task, {
-    ...ownFor(job.method, job.own),
+    ...own,
     method: job.method, threshold: job.threshold, topN: job.topN, metric: job.metric, ablation: job.ablation,
     n: job.n, seed: job.seed, modelName: modelName(job), backend,
+    checkpoint: ck?.store, resume: job.resume === true,
     onStage: (s) => stage(s === 'method' ? job.method : s),
-    onProgress: (p) => post({ type: 'progress', done: p.done, total: p.total, note: `${p.kept} kept${p.note ? `, ${p.note}` : ''}` }),
+    onProgress: (p) => {
+      if (ck) ck.last = { done: p.done, total: p.total };
+      post({ type: 'progress', done: p.done, total: p.total, note: `${p.kept} kept${p.note ? `, ${p.note}` : ''}` });
+    },
   });
   let evaluation: Evaluation;
   try {
@@ -126,7 +137,42 @@ async function run(job: RunJob): Promise<void> {
   const plots: Plots = { curve: curveSvg(evaluation), roc: rocSvg(evaluation, 'edge') };
   stage(null);
   file.results.wall = { stages: times, total: (performance.now() - t0) / 1000 };
+  // the run is complete: its checkpoint goes (as the CLI removes its file)
+  if (ck) await deleteRun(ck.key).catch(() => undefined);
   post({ type: 'done', file, evaluation, plots });
+}
+
+/**
+ * The job's checkpoint in IndexedDB when its method keeps one (`checkpoints: true`): the store
+ * discovery saves through, told the run's latest progress (`last`) to record with each save. A
+ * resumed job must have one saved (as the CLI's `--resume` needs its file); the page is told
+ * where it continues from.
+ */
+interface RunCheckpoint { key: string; store: CheckpointStore; last: { done: number; total: number } }
+
+async function checkpointFor(job: RunJob): Promise<RunCheckpoint | null> {
+  const method = getMethod(job.method);
+  if (!method.checkpoints) {
+    if (job.resume) throw new Error(`web: ${job.method} keeps no checkpoint, so there is nothing to resume (methods that do: ${methods().filter((m) => m.checkpoints && !m.aliasOf).map((m) => m.name).join(', ')})`);
+    return null;
+  }
+  if (!(await checkpointsAvailable())) {
+    if (job.resume) throw new Error('web: nothing to resume: this browser does not let the page keep data (IndexedDB)');
+    return null;
+  }
+  const label = modelLabel(job, local ? localName(local.spec) : null);
+  const key = jobKey(job, label);
+  const ck: RunCheckpoint = {
+    key, last: { done: 0, total: 0 },
+    store: indexedDbCheckpoint({ key, job: savedJob(job), model: label }, () => ck.last, (r) => post({ type: 'checkpoint', event: 'saved', key, done: r.done, total: r.total })),
+  };
+  if (job.resume) {
+    const saved = await getRun(key);
+    if (!saved) throw new Error(`web: nothing to resume: no checkpoint is saved for ${job.method} on ${label} with these settings`);
+    ck.last = { done: saved.done, total: saved.total };
+    post({ type: 'checkpoint', event: 'resumed', key, done: saved.done, total: saved.total });
+  }
+  return ck;
 }
 
 /** Each option key's CLI flag (`trainSteps` -> `train-steps`), over every method. */
@@ -274,7 +320,7 @@ post({
     tasks: listTasks().map((t) => ({ name: t.name, description: t.description, defaultModel: t.defaultModel, fallbackModel: t.fallbackModel })),
     methods: methodNames().map((name) => {
       const m = getMethod(name);
-      return { name, kind: m.kind, defaultThreshold: m.defaultThreshold ?? null, aliasOf: m.aliasOf ?? null, options: m.options };
+      return { name, kind: m.kind, defaultThreshold: m.defaultThreshold ?? null, aliasOf: m.aliasOf ?? null, options: m.options, checkpoints: m.checkpoints };
     }),
   },
 });

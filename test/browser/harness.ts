@@ -5,7 +5,8 @@
  * the suites skip with a message, except under CI=true, where that fails.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
@@ -28,11 +29,29 @@ function newest(dir: string): number {
   return t;
 }
 
-/** Build the app unless dist-web/ is newer than web/, src/ and models/. */
+/**
+ * Build the app unless dist-web/ is newer than web/, src/ and models/. Suites start in parallel
+ * (one per vitest worker) and a build empties dist-web/ first, so one builds at a time: the
+ * others wait for its lock (a folder in the temporary directory, named after this checkout, taken
+ * atomically), then look again.
+ */
 export function ensureBuilt(): void {
   const index = join(ROOT, 'dist-web', 'index.html');
-  const stale = !existsSync(index) || statSync(index).mtimeMs < Math.max(newest(join(ROOT, 'web')), newest(join(ROOT, 'src')), newest(join(ROOT, 'models')));
-  if (stale) execFileSync('npm', ['run', 'build:web'], { cwd: ROOT, stdio: 'pipe', timeout: 240_000 });
+  const stale = () => !existsSync(index) || statSync(index).mtimeMs < Math.max(newest(join(ROOT, 'web')), newest(join(ROOT, 'src')), newest(join(ROOT, 'models')));
+  if (!stale()) return;
+  const lock = join(tmpdir(), `circuitscope-build-web-${ROOT.replace(/[^A-Za-z0-9]+/g, '_')}`);
+  const t0 = Date.now();
+  for (;;) {
+    try { mkdirSync(lock); break; } catch { /* another suite is building */ }
+    // a lock older than a build can take was left by a killed run
+    if (Date.now() - t0 > 300_000) { rmSync(lock, { recursive: true, force: true }); continue; }
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
+  }
+  try {
+    if (stale()) execFileSync('npm', ['run', 'build:web'], { cwd: ROOT, stdio: 'pipe', timeout: 240_000 });
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
 }
 
 /** `circuitscope serve --port 0`; resolves with the URL it prints. */
@@ -51,17 +70,19 @@ export function serve(): Promise<{ url: string; proc: ChildProcess }> {
   });
 }
 
-/** The served app and a browser, for one suite: `start()` in beforeAll, `stop()` in afterAll. */
+/** The served app and a browser, for one suite: `start()` in beforeAll, `stop()` in afterAll; `args`: Chromium's extra flags. */
 export class AppHarness {
   server: { url: string; proc: ChildProcess } | null = null;
   browser: Browser | null = null;
+
+  constructor(private readonly opts: { args?: string[] } = {}) {}
 
   async start(): Promise<void> {
     if (!HAVE) throw new Error(`browser app: ${CHROMIUM} is not installed and CI=true: install Debian's chromium`);
     ensureBuilt();
     this.server = await serve();
     const { chromium } = await import('playwright-core');
-    this.browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+    this.browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', ...(this.opts.args ?? [])] });
   }
 
   async stop(): Promise<void> {
