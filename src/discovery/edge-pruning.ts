@@ -32,13 +32,15 @@
  * Determinism: u at step k comes from a generator seeded with (seed, k), so a run resumed from
  * a checkpoint (log alpha, the multipliers, both Adam moments, the step) draws what the
  * uninterrupted run drew.
- * Cost: the engine's setup, then one edge-masked forward and backward of the batch per step
+ * Ties among closed gates are broken by the objective's EAP-IG attribution (see TIE_BREAK).
+ * Cost: the engine's setup, EAP-IG's 5 passes, then one edge-masked forward and backward of the batch per step
  * (the backward holds the forward's tape: about twice a plain forward's memory per row).
  */
 import { yieldToEventLoop } from '../util/yield.js';
 import { Rng } from '../util/rng.js';
 import { fmtNum } from '../util/format.js';
 import type { DiscoveryContext, DiscoveryResult, MethodOptions } from './types.js';
+import { makeObjective } from '../patching/objective.js';
 
 /** Hard-concrete stretch limits and temperature (Louizos et al.; Edge Pruning's l0.py). */
 export const HARD_CONCRETE = Object.freeze({ l: -0.1, r: 1.1, beta: 2 / 3 });
@@ -49,6 +51,15 @@ export const EDGE_PRUNING_DEFAULTS = Object.freeze({ steps: 300, density: 0.05, 
 /** Initial log alpha of every edge, and the fraction of the steps over which the target density ramps down. */
 const INIT_LOG_ALPHA = 3;
 const WARMUP = 0.6;
+/**
+ * Ties: Adam moves every coordinate about `lr` a step whatever its gradient's size, so the gates
+ * the L0 term closes sink side by side and end on one score; their order would be the layout's.
+ * A start of log alpha_e = 3 + TIE_BREAK |a_e| / max |a| (a: EAP-IG attribution of the task
+ * metric, 5 interpolation steps, as ACDC's candidates: KL's gradient vanishes at the clean run) orders them by attribution instead; 0.01 is far below what
+ * one step moves, so training decides everything else.
+ */
+const TIE_BREAK = 0.01;
+const TIE_BREAK_ALPHAS = [0, 0.2, 0.4, 0.6, 0.8];
 const ADAM = { b1: 0.9, b2: 0.999, eps: 1e-8 };
 
 export interface EdgePruningCheckpoint {
@@ -132,7 +143,7 @@ export async function edgePruning(ctx: DiscoveryContext, opts: MethodOptions): P
   let logAlpha = new Float64Array(E).fill(INIT_LOG_ALPHA);
   let m = new Float64Array(E), v = new Float64Array(E);
   const lambda = [0, 0], lm = [0, 0, 0, 0]; // lambda1, lambda2; Adam m1, m2, v1, v2
-  let start = 0;
+  let start = 0, forwards = 0;
   const ck = await loadCheckpoint<EdgePruningCheckpoint>(opts, 'edge-pruning', key, E, (c) => c.logAlpha.length);
   if (ck !== null) {
     logAlpha = Float64Array.from(ck.logAlpha);
@@ -141,13 +152,25 @@ export async function edgePruning(ctx: DiscoveryContext, opts: MethodOptions): P
     lambda.splice(0, 2, ...ck.lambda);
     lm.splice(0, 4, ...ck.lambdaMoments);
     start = ck.step;
+  } else {
+    // tie-break: log alpha_e += TIE_BREAK |a_e| / max |a|, a = EAP-IG's attribution of the task metric
+    const task = objective.kind === 'kl' ? makeObjective('task', objective.task, objective.batch, objective.clean) : objective;
+    let grad: Float32Array | Float64Array;
+    try {
+      ({ grad } = await engine.attribute(task, TIE_BREAK_ALPHAS));
+    } finally {
+      if (task !== objective) task.dispose();
+    }
+    forwards += TIE_BREAK_ALPHAS.length;
+    let top = 0;
+    for (let e = 0; e < E; e++) top = Math.max(top, Math.abs(grad[edges[e]]));
+    if (top > 0) for (let e = 0; e < E; e++) logAlpha[e] += (TIE_BREAK * Math.abs(grad[edges[e]])) / top;
   }
 
   const mask = new Float32Array(full.length);
   const dz = new Float64Array(E); // dz/dlogalpha of this step's draw
   const g = new Float64Array(E);
   const open = () => { let n = 0; for (let e = 0; e < E; e++) if (logAlpha[e] > 0) n++; return n; };
-  let forwards = 0;
 
   for (let step = start; step < steps; step++) {
     // the gates of this step: hard-concrete draws, one per edge
