@@ -59,7 +59,7 @@ const NODE_ONLY = [
   '^src/model/(node-files|load-model|backend|backend-probe)\\.ts$',
   '^src/model/loaders/(index|hf-cache)\\.ts$',
   '^src/tasks/custom-file\\.ts$',
-  '^src/parallel/(pool|worker)\\.ts$',
+  '^src/parallel/(node-threads|worker)\\.ts$',
   '^src/cli/',
 ];
 
@@ -134,11 +134,7 @@ module.exports = {
         "engine's Node adapters: NODE_ONLY); loaders take bytes through ModelFiles",
       severity: 'error',
       from: { path: '^web/[^/]+\\.ts$', pathNot: '^web/vite\\.config\\.ts$' },
-      // Exception, to drop: src/discovery/run.ts and src/parallel/engine.ts type-import
-      // WorkerPool from src/parallel/pool.ts (worker_threads, url). Type-only, so erased from the
-      // bundle, but this reachability check cannot tell; once WorkerPool's interface lives
-      // beside the evaluator (not in pool.ts), remove this pathNot.
-      to: { reachable: true, path: NODE_ONLY, pathNot: '^((node:)?(worker_threads|url)|src/parallel/pool\\.ts)$' },
+      to: { reachable: true, path: NODE_ONLY },
     },
     {
       name: 'src-not-to-outside',

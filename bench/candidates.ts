@@ -29,7 +29,7 @@ import { circuitEdgeKeys, type CircuitFile } from '../src/graph/circuit-file.js'
 import { resolveSharedModel } from '../src/tasks/shared-models.js';
 import { getTask } from '../src/tasks/registry.js';
 import { tokenizerFor } from '../src/model/tokenizer.js';
-import { WorkerPool } from '../src/parallel/pool.js';
+import { startPool } from '../src/parallel/node-threads.js';
 
 const ROOT = process.cwd(); // run from the repository root
 const args = process.argv.slice(2);
@@ -95,7 +95,7 @@ async function gpt2(results: Record<string, unknown>, save: () => void): Promise
   model.forward(batch.clean.slice(0, bs)).dispose(); // warm-up (kernels, XNNPACK weight packing)
   const t0 = performance.now();
   const cpu0 = process.cpuUsage(); // this process's threads (the workers' included): the machine may be shared
-  const pool = threads > 1 ? await WorkerPool.start(model, { threads, backend: 'wasm', task: { task: 'ioi' } }) : undefined;
+  const pool = threads > 1 ? await startPool(model, { threads, backend: 'wasm', task: { task: 'ioi' } }) : undefined;
   const poolSeconds = (performance.now() - t0) / 1000;
   let r: Awaited<ReturnType<typeof run>>;
   try {

@@ -29,7 +29,8 @@ import { discover } from '../src/discovery/run.js';
 import { ablationFor } from '../src/patching/ablation.js';
 import { ChunkedEngine } from '../src/patching/chunked.js';
 import { ParallelEngine } from '../src/parallel/engine.js';
-import { WorkerPool } from '../src/parallel/pool.js';
+import type { WorkerPool } from '../src/parallel/pool.js';
+import { startPool } from '../src/parallel/node-threads.js';
 import { getTask } from '../src/tasks/registry.js';
 import type { CircuitFile } from '../src/graph/circuit-file.js';
 
@@ -40,7 +41,7 @@ const THREADS = Math.max(2, Math.min(8, availableParallelism()));
 async function withPool<T>(model: HookedTransformer, threads: number, backend: string, f: (pool: WorkerPool | undefined) => Promise<T>): Promise<{ value: T; startSeconds: number }> {
   if (threads === 1) return { value: await f(undefined), startSeconds: 0 };
   const t0 = performance.now();
-  const pool = await WorkerPool.start(model, { threads, backend, task: { task: 'ioi' } });
+  const pool = await startPool(model, { threads, backend, task: { task: 'ioi' } });
   const startSeconds = (performance.now() - t0) / 1000;
   try { return { value: await f(pool), startSeconds }; } finally { pool.close(); }
 }

@@ -1,7 +1,8 @@
 /** `--workers`: threads that split the prompts (src/parallel/), shared by discover, sweep and evaluate. */
 import { availableParallelism } from 'node:os';
 import type { HookedTransformer } from '../model/transformer.js';
-import { WorkerPool, type TaskSpec } from '../parallel/pool.js';
+import type { WorkerPool, TaskSpec } from '../parallel/pool.js';
+import { startPool } from '../parallel/node-threads.js';
 
 export const workersOption = {
   type: 'string',
@@ -21,5 +22,5 @@ export function workerThreads(value: string | number | undefined, backend: strin
 export async function startWorkers(model: HookedTransformer, value: string | number | undefined, backend: string, rows: number, task?: TaskSpec): Promise<WorkerPool | undefined> {
   const threads = Math.min(workerThreads(value, backend), rows);
   if (threads <= 1) return undefined;
-  return WorkerPool.start(model, { threads, backend, task });
+  return startPool(model, { threads, backend, task });
 }

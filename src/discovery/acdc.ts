@@ -84,11 +84,13 @@ async function candidateEntries(ctx: DiscoveryContext, opts: MethodOptions, spec
   const t = performance.now();
   const { objective } = ctx;
   const task = makeObjective('task', objective.task, objective.batch, objective.clean);
+  const engine = ctx.scoringEngine?.() ?? ctx.engine;
   let scored: DiscoveryResult;
   try {
-    scored = await SCORERS[method]({ ...ctx, objective: task }, { steps: opts.steps });
+    scored = await SCORERS[method]({ ...ctx, engine, objective: task }, { steps: opts.steps });
   } finally {
     task.dispose();
+    if (engine !== ctx.engine) engine.dispose();
   }
   const abs = (key: string) => Math.abs(scored.scores.get(key) ?? 0);
   const ranked = edges.map((e, i) => ({ ...e, i, a: abs(e.key) })).sort((x, y) => y.a - x.a || x.i - y.i);

@@ -79,9 +79,11 @@ export async function discover(model: HookedTransformer, task: Task, opts: Disco
   opts.onStage?.('setup');
   // Attribution streams chunks (memory of one chunk, whatever the batch); pruning keeps every
   // chunk's engine for layer-resumed evaluation. With a worker pool each thread runs its share.
-  const engine = circuitEvaluator(model, batch.clean, ablationFor(ablationKind, batch), {
-    splitEmbed: opts.splitEmbed ?? false, positions: batch.positions, attribution: scoring || opts.candidates !== undefined, batchSize: opts.batchSize, streaming: method.attributionOnly === true, pool: opts.pool,
-  });
+  const ablation = ablationFor(ablationKind, batch);
+  const engineOpts = { splitEmbed: opts.splitEmbed ?? false, positions: batch.positions, batchSize: opts.batchSize, pool: opts.pool };
+  const engine = circuitEvaluator(model, batch.clean, ablation, { ...engineOpts, attribution: scoring, streaming: method.attributionOnly === true });
+  // ACDC over candidates scores on an engine of its own, streaming, freed before the pruning
+  const scoringEngine = opts.candidates !== undefined ? () => circuitEvaluator(model, batch.clean, ablation, { ...engineOpts, attribution: true, streaming: true }) : undefined;
   let evaluator: MetricEvaluator | null = null;
   let engineOwned = true; // until the evaluator takes it
   let cleanLogits: tf.Tensor3D | null = null;
@@ -109,7 +111,7 @@ export async function discover(model: HookedTransformer, task: Task, opts: Disco
     };
     const tm = performance.now();
     opts.onStage?.('method');
-    const raw = await method.run({ engine, objective, onProgress: opts.onProgress }, methodOpts);
+    const raw = await method.run({ engine, objective, onProgress: opts.onProgress, scoringEngine }, methodOpts);
     const methodSeconds = (performance.now() - tm) / 1000;
     // the selection as it ran (defaults filled in), recorded in the file
     // top-n: the connected selection (the ranking's prefix grows until its pruned circuit has

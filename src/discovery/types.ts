@@ -12,6 +12,12 @@ export interface DiscoveryContext {
   objective: Objective;
   /** progress callback (edges tested, edges total estimate, kept) */
   onProgress?: (p: Progress) => void;
+  /**
+   * A prune method's first scoring pass (ACDC's --candidates): an attribution engine over the
+   * same rows, streaming its chunks, built on demand and disposed by the caller, so the pruning
+   * engine holds no attribution state (its sender deltas: as much again as its caches).
+   */
+  scoringEngine?: () => CircuitEvaluator;
 }
 
 export interface Progress { done: number; total: number; kept: number; note?: string }

@@ -10,8 +10,12 @@ import type { MetricKind } from '../patching/objective.js';
 import type { Interpolation } from '../patching/attribution.js';
 import type { TaskBatch } from '../tasks/types.js';
 
-/** How a worker rebuilds the task (for attribution and mask gradients, whose metric runs in the worker). */
-export interface TaskSpec { task?: string; data?: string; corrupt?: string }
+/**
+ * How a worker rebuilds the task (for attribution and mask gradients, whose metric runs in the
+ * worker): a registered task's name, a custom task's JSON `text` (named `name` in messages), or
+ * (Node) the path of a custom task file in `data`; and the IOI corruption, if any.
+ */
+export interface TaskSpec { task?: string; data?: string; text?: string; name?: string; corrupt?: string }
 
 /** What a worker starts with (its workerData). */
 export interface WorkerInit {

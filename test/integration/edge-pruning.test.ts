@@ -24,7 +24,8 @@ import { tokenizerFor } from '../../src/model/tokenizer.js';
 import { PatchingEngine } from '../../src/patching/engine.js';
 import { ChunkedEngine } from '../../src/patching/chunked.js';
 import { ParallelEngine } from '../../src/parallel/engine.js';
-import { WorkerPool } from '../../src/parallel/pool.js';
+import type { WorkerPool } from '../../src/parallel/pool.js';
+import { startPool } from '../../src/parallel/node-threads.js';
 import { ablationFor } from '../../src/patching/ablation.js';
 import type { CircuitEvaluator, MaskGradient } from '../../src/patching/evaluator.js';
 import { makeObjective, type MetricKind, type Objective } from '../../src/patching/objective.js';
@@ -52,7 +53,7 @@ beforeAll(async () => {
   minInt = (await loadModel(`${SHARED}models/min_int`, { quiet: true })).model;
   perm = (await loadModel(`${SHARED}models/permute_lists`, { quiet: true })).model;
   batch = ioiTask.build({ cfg: ioi.cfg, tokenizer: tokenizerFor(ioi.cfg) }, { n: 6, seed: 2 });
-  pool = await WorkerPool.start(ioi, { threads: 2, backend: 'wasm', task: { task: 'ioi' } });
+  pool = await startPool(ioi, { threads: 2, backend: 'wasm', task: { task: 'ioi' } });
 });
 afterAll(() => { pool?.close(); ioi?.dispose(); minInt?.dispose(); perm?.dispose(); });
 

@@ -14,7 +14,8 @@ import type { HookedTransformer } from '../../src/model/transformer.js';
 import { PatchingEngine } from '../../src/patching/engine.js';
 import type { Ablation } from '../../src/patching/ablation.js';
 import { ParallelEngine } from '../../src/parallel/engine.js';
-import { WorkerPool } from '../../src/parallel/pool.js';
+import type { WorkerPool } from '../../src/parallel/pool.js';
+import { startPool } from '../../src/parallel/node-threads.js';
 import { makeObjective } from '../../src/patching/objective.js';
 import { discover } from '../../src/discovery/run.js';
 import { getTask } from '../../src/tasks/registry.js';
@@ -29,7 +30,7 @@ const pools = new Map<HookedTransformer, WorkerPool>();
 beforeAll(async () => {
   await initBackend('wasm');
   subjects = await patchingSubjects(11);
-  for (const m of new Set(subjects.map((s) => s.model))) pools.set(m, await WorkerPool.start(m, { threads: 3, backend: 'wasm' }));
+  for (const m of new Set(subjects.map((s) => s.model))) pools.set(m, await startPool(m, { threads: 3, backend: 'wasm' }));
 });
 afterAll(() => {
   for (const p of pools.values()) p.close();
@@ -109,7 +110,7 @@ describe('discovery with worker threads', () => {
   for (const c of cases) {
     it(`${c.task}: ACDC, EAP and EAP-IG give the one-thread circuit, metrics and scores`, async () => {
       const model = (await loadModel(c.model, { quiet: true })).model;
-      const pool = await WorkerPool.start(model, { threads: 2, backend: 'wasm', task: { task: c.task } });
+      const pool = await startPool(model, { threads: 2, backend: 'wasm', task: { task: c.task } });
       try {
         const task = getTask(c.task);
         for (const method of ['acdc', 'eap', 'eap-ig']) {
