@@ -132,7 +132,9 @@ export async function acdc(ctx: DiscoveryContext, opts: MethodOptions): Promise<
   const S = lay.senders.length;
   const threshold = opts.threshold ?? 0.01;
   if (!(threshold >= 0)) throw new Error(`acdc: --threshold must be a non-negative number, got ${opts.threshold}`);
-  const k0 = Math.max(1, Math.floor(opts.speculate ?? 1));
+  // speculation: at most what one batched run holds in memory (64 on toy models, 8 on GPT-2 small at 5 rows)
+  const kMax = Math.max(1, Math.min(64, engine.maxCircuits));
+  const k0 = Math.min(kMax, Math.max(1, Math.floor(opts.speculate ?? 1)));
   const useResume = opts.resume ?? true;
   const order = acdcReceiverOrder(ctx);
   let mask = engine.fullMask();
@@ -240,7 +242,7 @@ export async function acdc(ctx: DiscoveryContext, opts: MethodOptions): Promise<
               break;
             }
           }
-          if (j === cand.length) { i += cand.length; k = Math.min(k * 2, 64); }
+          if (j === cand.length) { i += cand.length; k = Math.min(k * 2, kMax); }
           else { i += j + 1; k = Math.max(1, Math.min(k0, j + 1)); }
           ctx.onProgress?.({ done: tested, total: totalEdges, kept: kept() });
         }

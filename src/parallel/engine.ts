@@ -9,7 +9,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { HookedTransformer } from '../model/transformer.js';
 import { PatchingEngine, type EngineOptions } from '../patching/engine.js';
-import { ChunkedEngine, rowsThatFit, rowWeightedMean } from '../patching/chunked.js';
+import { ChunkedEngine, rowWeightedMean } from '../patching/chunked.js';
+import { rowsThatFit } from '../patching/budget.js';
 import type { Attribution, CircuitEvaluator, EngineStats, MaskGradient, RunOptions } from '../patching/evaluator.js';
 import { ablationRows, type Ablation } from '../patching/ablation.js';
 import { sliceBatch, type Objective } from '../patching/objective.js';
@@ -106,6 +107,8 @@ export class ParallelEngine implements CircuitEvaluator {
   }
 
   fullMask(): Float32Array { return fullMask(this.layout); }
+  /** the main thread's share is the largest (shares differ by at most a row), chunked alike in every thread */
+  get maxCircuits(): number { return this.local.maxCircuits; }
   stageOfRow(r: number): number { return this.local.stageOfRow(r); }
   firstRowOfStage(stage: number): number { return this.local.firstRowOfStage(stage); }
   /** A naive forward of the whole batch: the local share's scaled to every row (same length). */

@@ -13,21 +13,7 @@ import { buildLayout, fullMask, type PatchLayout } from '../graph/layout.js';
 import type { Objective } from './objective.js';
 import type { Interpolation } from './attribution.js';
 import type { Attribution, CircuitEvaluator, EngineStats, MaskGradient, RunOptions } from './evaluator.js';
-
-/** Bytes one forward of the edge-masked engine may hold for its rows before the batch is chunked. */
-export const CHUNK_BUDGET_BYTES = 1.5 * 2 ** 30;
-
-/**
- * Rows of `seqLen` tokens that one forward holds within CHUNK_BUDGET_BYTES: per row, the
- * float32 receiver inputs of a layer pass (every head's q/k/v input and the MLP's, at d_model)
- * for all layers, and the clean, corrupted and patched logits. `undefined` when all `rows` fit,
- * so a batch of a toy model is never chunked and GPT-2's 100 IOI prompts are (same numbers).
- */
-export function rowsThatFit(cfg: { nLayers: number; nHeads: number; dModel: number; dVocab: number }, seqLen: number, rows: number): number | undefined {
-  const perRow = 4 * seqLen * (cfg.nLayers * (3 * cfg.nHeads + 1) * cfg.dModel + 3 * cfg.dVocab);
-  const fit = Math.max(1, Math.floor(CHUNK_BUDGET_BYTES / perRow));
-  return fit >= rows ? undefined : fit;
-}
+import { circuitsThatFit } from './budget.js';
 
 /**
  * The batch's gradient from its parts' (each the mean over its rows): sum of rows/N times each,
@@ -107,6 +93,7 @@ export class ChunkedEngine implements CircuitEvaluator {
     return s;
   }
   fullMask(): Float32Array { return fullMask(this.layout); }
+  get maxCircuits(): number { return circuitsThatFit(this.model.cfg, this.clean[0]?.length ?? 0, Math.max(...this.sizes)); }
   stageOfRow(r: number): number { return this.held('stageOfRow').stageOfRow(r); }
   firstRowOfStage(stage: number): number { return this.held('firstRowOfStage').firstRowOfStage(stage); }
   fullForwardFlops(): number { return this.engines.reduce((a, e) => a + e.fullForwardFlops(), 0); }

@@ -24,6 +24,7 @@ import type { Ablation } from './ablation.js';
 import { attributionGradient, type Interpolation } from './attribution.js';
 import type { Attribution, CircuitEvaluator, EngineStats, MaskGradient, RunOptions } from './evaluator.js';
 import type { Objective } from './objective.js';
+import { circuitsThatFit } from './budget.js';
 
 
 export interface EngineOptions {
@@ -132,6 +133,8 @@ export class PatchingEngine implements CircuitEvaluator {
   }
 
   private hold<T extends tf.Tensor>(t: T): T { this.held.push(tf.keep(t)); return t; }
+
+  get maxCircuits(): number { return circuitsThatFit(this.model.cfg, this.T, this.B); }
 
   /** Sender outputs of a run, named like the graph's groups. */
   private senderOutputs(tokens: number[][]): { embed: tf.Tensor; pos: tf.Tensor; heads: tf.Tensor[]; mlps: tf.Tensor[] } {

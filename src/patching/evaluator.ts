@@ -38,6 +38,8 @@ export interface CircuitEvaluator {
   readonly layout: PatchLayout;
   skipDead: boolean;
   fullMask(): Float32Array;
+  /** the most circuits one `run` should evaluate at once (memory: chunked.ts `circuitsThatFit`) */
+  readonly maxCircuits: number;
   /** the clean model's logits at the metric positions [B, K, V], from a plain forward */
   cleanLogits(): MaybePromise<tf.Tensor3D>;
   /** logits [C, B, K, V]; `separately`: one forward per circuit (each skips the senders it does not read) */

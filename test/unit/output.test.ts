@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkOutputs, writeOutputs } from '../../src/cli/output.js';
-import { rowsThatFit, CHUNK_BUDGET_BYTES } from '../../src/patching/chunked.js';
+import { rowsThatFit, circuitsThatFit, CHUNK_BUDGET_BYTES } from '../../src/patching/budget.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'outputs-'));
 
@@ -67,5 +67,17 @@ describe('rowsThatFit: automatic --batch-size', () => {
     expect(rowsThatFit({ nLayers: 2, nHeads: 4, dModel: 64, dVocab: 100 }, 20, 1_000_000)).toBe(Math.floor(CHUNK_BUDGET_BYTES / (4 * 20 * (2 * 13 * 64 + 300))));
     expect(rowsThatFit({ nLayers: 2, nHeads: 4, dModel: 64, dVocab: 100 }, 20, 100)).toBeUndefined();
     expect(rowsThatFit(gpt2, 1024, 4)).toBe(1); // at least one row
+  });
+});
+
+describe('circuitsThatFit: ACDC speculation within the budget', () => {
+  const gpt2 = { nLayers: 12, nHeads: 12, dModel: 768, dVocab: 50257 };
+  it('holds GPT-2 small at 5 rows to a few circuits per run, and leaves toy models at the 64 cap', () => {
+    // 64 circuits x 50 rows of GPT-2 logits alone were 643 MB in one concat: the OOM it prevents
+    const perRow = 4 * 18 * (12 * 37 * 768 + 3 * 50257);
+    expect(circuitsThatFit(gpt2, 18, 5)).toBe(Math.floor(CHUNK_BUDGET_BYTES / (perRow * 5)));
+    expect(circuitsThatFit(gpt2, 18, 5)).toBe(9);
+    expect(circuitsThatFit(gpt2, 18, 50)).toBe(1); // at least one
+    expect(circuitsThatFit({ nLayers: 2, nHeads: 1, dModel: 32, dVocab: 20 }, 12, 100)).toBeGreaterThan(64);
   });
 });

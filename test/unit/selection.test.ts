@@ -230,7 +230,7 @@ describe('selection: what discover says about it (selectionText)', () => {
   it('an empty circuit from a threshold says so and what to change', () => {
     const empty = (method: string, extra: Record<string, unknown> = {}) => file(null, undefined, { method, threshold: 0.01, results: { danglingPruned: 0, edgesKept: 0, ...extra } } as unknown as Partial<CircuitFile>);
     expect(selectionText(empty('acdc'))).toBe('threshold 0.01: EMPTY circuit: removing any remaining edge raised the KL by less than the threshold, so ACDC removed them all; lower --threshold');
-    expect(selectionText(empty('acdc', { candidates: { method: 'eap-ig', k: 2, seconds: 0 } }))).toMatch(/lower --threshold or raise K in --candidates \(eap-ig:2 were tested\)$/);
+    expect(selectionText(empty('acdc', { candidates: { method: 'eap-ig', k: 2, seconds: 0 } }))).toMatch(/lower --threshold or raise K in --candidates \(it was eap-ig:2\)$/);
     expect(selectionText(empty('eap'))).toMatch(/^threshold 0.01: EMPTY circuit: no edges .* lower --threshold or use --top-n$/);
   });
 });

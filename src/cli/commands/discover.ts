@@ -96,7 +96,7 @@ export function selectionText(file: CircuitFile): string {
 function emptyWhy(file: CircuitFile): string {
   const cand = file.results.candidates;
   if (file.method === 'acdc') {
-    return `EMPTY circuit: removing any remaining edge raised the KL by less than the threshold, so ACDC removed them all; lower --threshold${cand ? ` or raise K in --candidates (${cand.method}:${cand.k} were tested)` : ''}`;
+    return `EMPTY circuit: removing any remaining edge raised the KL by less than the threshold, so ACDC removed them all; lower --threshold${cand ? ` or raise K in --candidates (it was ${cand.method}:${cand.k})` : ''}`;
   }
   return file.threshold !== null ? 'EMPTY circuit: no edges on an input-to-logits path score above the threshold; lower --threshold or use --top-n' : 'EMPTY circuit';
 }
