@@ -13,7 +13,12 @@
  * its next-token prediction; the custom task editor tokenises and checks prompts as `--data`.
  * The task's reference circuit, when one fits the model (or a reference JSON the user opens),
  * is overlaid on the graph (missing edges dashed grey, extra ones marked; a toggle), and
- * clicking a head shows its attention pattern on a chosen prompt of the task.
+ * clicking a head shows its attention pattern on a chosen prompt of the task. The Patching panel
+ * runs `circuitscope patch`'s activation / path patching on one prompt of the form's task (the
+ * worker calls the CLI's engine function, src/analysis/patch-run.ts) and shows its heatmaps (the
+ * CLI's SVGs, drawn in the worker); `window.circuitscope.patching` holds `patch --json`'s numbers.
+ * A preset model (`gpt2-small`: the shape with random weights, as the CLI's) runs like a shipped
+ * one; `batch-size` chunks the prompts and `evaluate=0` skips the evaluation (`--no-html`).
  *
  * Scriptable: `?model=permute-lists-2l&task=permute-lists&method=acdc&n=20&threshold=0.01
  * &ablation=resample&run=1` fills the form and starts the run; a method's own options go by their
@@ -39,6 +44,8 @@ import { GraphView } from './graph-view.js';
 import { probeNavigatorGpu, softwareAdapter } from '../src/model/backend-choice.js';
 import { deleteRun, listRuns, modelLabel, type SavedRun } from './checkpoints.js';
 import { DEFAULT_HUB, fetchHubModel } from './hub.js';
+import type { PatchOutput } from '../src/analysis/patch-run.js';
+import type { PatchKind, PatchMode } from '../src/patching/activation.js';
 import { LOCAL_MODEL, type Catalog, type FromWorker, type ModelRef, type PickedFile, type Plots, type Reply, type RunJob, type ShippedModelIndex, type TaskRow, type ToWorker, type TopToken } from './protocol.js';
 
 type State = 'loading' | 'idle' | 'running' | 'done' | 'error';
@@ -74,6 +81,13 @@ interface CircuitscopeGlobal {
   saved: { key: string; model: string; method: string; done: number; total: number; savedAt: number }[];
   /** the last failure loading the user's model (files or the hub), one line; null once one loads */
   modelError: string | null;
+  /**
+   * the last activation patching (the Patching panel): what `circuitscope patch --json` prints for
+   * that prompt (given as --data), and which prompt of which task it was
+   */
+  patching: (PatchOutput & { source: { task: string; seed: number; index: number; position: number } }) | null;
+  /** the last patching failure, one line (null after a success) */
+  patchError: string | null;
 }
 
 declare global {
@@ -86,6 +100,7 @@ const fields = {
   model: $<HTMLSelectElement>('model'), task: $<HTMLSelectElement>('task'), method: $<HTMLSelectElement>('method'),
   n: $<HTMLInputElement>('n'), seed: $<HTMLInputElement>('seed'), threshold: $<HTMLInputElement>('threshold'),
   topN: $<HTMLInputElement>('topN'), ablation: $<HTMLSelectElement>('ablation'), backend: $<HTMLSelectElement>('backend'),
+  batchSize: $<HTMLInputElement>('batchSize'), evaluate: $<HTMLInputElement>('evaluate'),
 };
 const runButton = $<HTMLButtonElement>('run');
 const cancelButton = $<HTMLButtonElement>('cancel');
@@ -93,7 +108,7 @@ const status = $<HTMLSpanElement>('status');
 
 const cs: CircuitscopeGlobal = {
   state: 'loading', result: null, error: null, resultText: null, backend: null, view: null, logits: null, taskCheck: null, localModel: null, reference: null, attention: null, evaluation: null,
-  backendDetail: null, progress: null, checkpoint: null, saved: [], modelError: null,
+  backendDetail: null, progress: null, checkpoint: null, saved: [], modelError: null, patching: null, patchError: null,
 };
 window.circuitscope = cs;
 
@@ -226,6 +241,8 @@ async function fillForm(): Promise<void> {
   if (!r.ok) throw new Error(`web: models/index.json: HTTP ${r.status}`);
   const index = (await r.json()) as ShippedModelIndex;
   for (const m of index.models) option(fields.model, m.name);
+  // the CLI's presets: a model shape with random weights (seed 0), made in the worker
+  for (const p of catalog!.presets) option(fields.model, p, `${p} (preset: random weights)`);
   for (const t of catalog!.tasks) option(fields.task, t.name);
   option(fields.task, CUSTOM, 'custom (prompt editor)');
   for (const m of catalog!.methods) if (!m.aliasOf) option(fields.method, m.name);
@@ -236,6 +253,7 @@ async function fillForm(): Promise<void> {
     if (m) fields.model.value = m;
   });
   fields.method.addEventListener('change', methodChanged);
+  fillPatchForm();
   fields.task.value = catalog!.tasks.some((t) => t.name === 'permute-lists') ? 'permute-lists' : fields.task.value;
   fields.task.dispatchEvent(new Event('change'));
   methodChanged();
@@ -336,10 +354,11 @@ function urlBoolean(flag: string, v: string): boolean {
 
 /**
  * Fill the form from the URL (?model=&task=&method=&n=&seed=&threshold=&topN=&ablation=&backend=,
- * the hub's ?hf=&hub=); what it asks for: run=1 (a run), resume=1 (resume this job's checkpoint),
- * hf (a hub repo to fetch first).
+ * &batch-size=&evaluate=0, the hub's ?hf=&hub=, the Patching panel's &patch-index=&patch-position=
+ * &patch-mode=&senders=&receivers=); what it asks for: run=1 (a run), resume=1 (resume this job's
+ * checkpoint), hf (a hub repo to fetch first), patch=resid,heads (patching with these kinds first).
  */
-function fromUrl(): { run: boolean; resume: boolean; hf: string | null } {
+function fromUrl(): { run: boolean; resume: boolean; hf: string | null; patch: boolean } {
   const q = new URLSearchParams(location.search);
   const set = (el: HTMLInputElement | HTMLSelectElement, key: string, alias?: string) => {
     const v = q.get(key) ?? (alias ? q.get(alias) : null);
@@ -357,12 +376,15 @@ function fromUrl(): { run: boolean; resume: boolean; hf: string | null } {
   set(fields.topN, 'topN', 'top-n');
   set(fields.ablation, 'ablation');
   set(fields.backend, 'backend');
+  set(fields.batchSize, 'batch-size', 'batchSize');
+  if (q.get('evaluate') !== null) fields.evaluate.checked = urlBoolean('evaluate', q.get('evaluate')!);
   ownFromUrl(q);
+  patchFromUrl(q);
   const hub = q.get('hub'), hf = q.get('hf');
   if (hub !== null) hubBase.value = hub;
   if (hf !== null) hubRepo.value = hf;
   const resume = q.get('resume') !== null && urlBoolean('resume', q.get('resume')!);
-  return { run: q.get('run') === '1' && !resume, resume, hf };
+  return { run: q.get('run') === '1' && !resume, resume, hf, patch: q.get('patch') !== null };
 }
 
 function readJob(): RunJob {
@@ -384,6 +406,8 @@ function readJob(): RunJob {
     job.threshold = t;
   }
   if (!fields.topN.disabled && fields.topN.value.trim() !== '') job.topN = int(fields.topN, 'top-n', 0);
+  if (fields.batchSize.value.trim() !== '') job.batchSize = int(fields.batchSize, 'batch-size', 1);
+  if (!fields.evaluate.checked) job.evaluate = false;
   return job;
 }
 
@@ -477,6 +501,8 @@ function fillFromJob(r: SavedRun): void {
   fields.seed.value = String(j.seed);
   fields.threshold.value = j.threshold !== undefined ? String(j.threshold) : '';
   fields.topN.value = j.topN !== undefined ? String(j.topN) : '';
+  fields.batchSize.value = j.batchSize !== undefined ? String(j.batchSize) : '';
+  fields.evaluate.checked = j.evaluate !== false;
   pick(fields.ablation, j.ablation);
   if ([...fields.backend.options].some((o) => o.value === j.backend)) pick(fields.backend, j.backend);
 }
@@ -487,7 +513,7 @@ function fillFromJob(r: SavedRun): void {
 /** What the graph shows: a run's circuit file (with its evaluation and plots), or an imported one. */
 let shown: { file: CircuitFile; scores: Map<string, number> | null; run: RunOutput | null } | null = null;
 /** A run's evaluation and plots, as the worker sent them with the circuit. */
-interface RunOutput { evaluation: Evaluation; plots: Plots }
+interface RunOutput { evaluation: Evaluation | null; plots: Plots }
 const tip = $<HTMLDivElement>('tip');
 const view = new GraphView(document.getElementById('graph') as unknown as SVGSVGElement, {
   nLayers: 1,
@@ -588,7 +614,7 @@ async function loadReference(file: CircuitFile, json?: { text: string; name: str
     const r = await request<'reference'>({
       type: 'reference', id: 0, task: file.task, shape: { nLayers: m.nLayers, nHeads: m.nHeads, attnOnly: m.attnOnly }, splitEmbed: file.splitEmbed,
       ...(json ? { json: json.text, name: json.name } : {}),
-      ...(run ? { evaluate: { circuit: { edges: file.edges, splitEmbed: file.splitEmbed, modelConfig: file.modelConfig }, evaluation: run.evaluation } } : {}),
+      ...(run?.evaluation ? { evaluate: { circuit: { edges: file.edges, splitEmbed: file.splitEmbed, modelConfig: file.modelConfig }, evaluation: run.evaluation } } : {}),
     });
     if (shown?.file !== file) return;
     let { edges, note } = r;
@@ -600,7 +626,7 @@ async function loadReference(file: CircuitFile, json?: { text: string; name: str
     }
     cs.reference = { name: r.name, edges, note, shown: false, missing: [], extra: [] };
     // the ROC against this reference; without one that fits, the run's own (the task's reference, if it fitted)
-    if (run) showRoc(edges && r.roc ? r.roc : { evaluation: run.evaluation, svg: run.plots.roc });
+    if (run?.evaluation) showRoc(edges && r.roc ? r.roc : { evaluation: run.evaluation, svg: run.plots.roc });
     await drawEdges(current.edges, current.topN);
     document.body.dataset.reference = edges ? 'ready' : 'none';
   } catch (e) {
@@ -630,15 +656,16 @@ $<HTMLInputElement>('ref-file').addEventListener('change', async (ev) => {
 // ---------------------------------------------------------------------------------------------
 // Plots: faithfulness vs edges and the edge ROC (SVG from the worker: src/eval/html.ts)
 
-/** A run's plots, or none (an opened circuit file has no evaluation). */
+/** A run's plots, or none (an opened circuit file, or a run with evaluate off, has no evaluation). */
 function showPlots(run: RunOutput | null): void {
-  $('plots').hidden = run === null;
-  if (!run) return;
-  const curve = run.evaluation.curve;
+  const evaluation = run?.evaluation ?? null;
+  $('plots').hidden = evaluation === null;
+  if (!run || !evaluation) return;
+  const curve = evaluation.curve;
   setPlot('curve-plot', run.plots.curve, curve
     ? `MIB's circuit sizes; edges ranked by ${curve.ranking}; each circuit pruned of dangling nodes.`
     : 'No faithfulness curve: the edges carry no scores, or the full model and the empty circuit score the same.');
-  showRoc({ evaluation: run.evaluation, svg: run.plots.roc });
+  showRoc({ evaluation, svg: run.plots.roc });
 }
 
 function showRoc(roc: { evaluation: Evaluation; svg: string | null }): void {
@@ -956,6 +983,136 @@ $('custom-check').addEventListener('click', () => void checkCustom());
 $('custom-use').addEventListener('click', () => { fields.task.value = CUSTOM; fields.task.dispatchEvent(new Event('change')); void checkCustom(); });
 
 // ---------------------------------------------------------------------------------------------
+// Activation patching: one prompt of the form's task on its model, `circuitscope patch`'s sweeps
+// (run in the worker by the CLI's engine function) and its heatmaps (drawn there by the same
+// renderer, src/analysis/patch-report.ts)
+
+const patchFields = {
+  index: $<HTMLInputElement>('patch-index'), position: $<HTMLInputElement>('patch-position'), mode: $<HTMLSelectElement>('patch-mode'),
+  senders: $<HTMLInputElement>('patch-senders'), receivers: $<HTMLInputElement>('patch-receivers'), kinds: $<HTMLSpanElement>('patch-kinds'),
+};
+/** what each kind sweeps (as `patch --kind` describes it) */
+const KIND_TITLES: Record<string, string> = {
+  resid: 'resid_pre by layer x position',
+  heads: "each head's output (hook_z, all positions)",
+  qkv: "each head's query, key and value inputs",
+  pattern: "each head's attention pattern",
+  path: 'path patching: each head -> logits, plus the senders into every later head (or into the receivers)',
+};
+
+/** The kinds' checkboxes and the modes, from the catalog (resid and heads ticked). */
+function fillPatchForm(): void {
+  patchFields.kinds.replaceChildren(...catalog!.patchKinds.filter((k) => k !== 'all').map((k) => {
+    const label = document.createElement('label');
+    label.className = 'inline';
+    label.title = KIND_TITLES[k] ?? '';
+    const box = document.createElement('input');
+    box.type = 'checkbox';
+    box.value = k;
+    box.checked = k === 'resid' || k === 'heads';
+    label.append(box, ` ${k}`);
+    return label;
+  }));
+  for (const m of catalog!.patchModes) option(patchFields.mode, m);
+}
+
+const splitList = (s: string) => s.split(',').map((x) => x.trim()).filter((x) => x !== '');
+
+/** The panel from the URL: &patch=resid,heads (or all) ticks the kinds; &patch-index= &patch-position= &patch-mode= &senders= &receivers=. */
+function patchFromUrl(q: URLSearchParams): void {
+  const kinds = q.get('patch');
+  if (kinds !== null) {
+    const want = splitList(kinds);
+    const known = catalog!.patchKinds as readonly string[];
+    const bad = want.find((k) => !known.includes(k));
+    if (bad !== undefined) throw new Error(`web: ?patch=${kinds}: '${bad}' is not one of ${known.join(', ')}`);
+    for (const box of patchFields.kinds.querySelectorAll<HTMLInputElement>('input')) box.checked = want.includes(box.value) || want.includes('all');
+  }
+  const set = (el: HTMLInputElement | HTMLSelectElement, key: string) => {
+    const v = q.get(key);
+    if (v === null) return;
+    if (el instanceof HTMLSelectElement && ![...el.options].some((o) => o.value === v)) throw new Error(`web: ?${key}=${v} is not one of ${[...el.options].map((o) => o.value).join(', ')}`);
+    el.value = v;
+  };
+  set(patchFields.index, 'patch-index');
+  set(patchFields.position, 'patch-position');
+  set(patchFields.mode, 'patch-mode');
+  set(patchFields.senders, 'senders');
+  set(patchFields.receivers, 'receivers');
+}
+
+let patchSeq = 0;
+
+/** Run the panel's patching in the worker and show it; the numbers go to `window.circuitscope.patching`. */
+async function patchNow(): Promise<void> {
+  const seq = ++patchSeq;
+  ($('patch-panel') as HTMLDetailsElement).open = true;
+  const note = $('patch-status');
+  document.body.dataset.patching = 'running';
+  note.textContent = 'patching…';
+  const t = performance.now();
+  try {
+    const int = (el: HTMLInputElement, name: string) => {
+      const v = Number(el.value);
+      if (el.value.trim() === '' || !Number.isInteger(v) || v < 0) throw new Error(`${name} must be an integer >= 0, got '${el.value}'`);
+      return v;
+    };
+    const index = int(patchFields.index, 'prompt'), position = int(patchFields.position, 'metric position'), seed = int(fields.seed, 'seed');
+    const kinds = [...patchFields.kinds.querySelectorAll<HTMLInputElement>('input:checked')].map((b) => b.value as PatchKind);
+    if (kinds.length === 0) throw new Error('patch: tick at least one kind of patching');
+    const task = fields.task.value;
+    const r = await request<'patch'>({
+      type: 'patch', id: 0, ref: modelRef(), task, customTask: task === CUSTOM ? customText.value : undefined, seed, index, position,
+      kinds, mode: patchFields.mode.value as PatchMode, senders: splitList(patchFields.senders.value), receivers: splitList(patchFields.receivers.value),
+    });
+    if (seq !== patchSeq) return;
+    cs.patching = { ...r.output, source: { task, seed, index, position } };
+    cs.patchError = null;
+    const o = r.output, p = o.prompts[0];
+    $('patch-prompt').replaceChildren(
+      `prompt ${index} of ${task === CUSTOM ? 'the custom task' : task} (seed ${seed}), metric position ${position} of ${r.positions} (token ${p.position}): `,
+      ...labelled('clean', r.text.clean), ...labelled('corrupted', r.text.corrupt), ...labelled('answer', JSON.stringify(r.text.answer)), ...labelled('wrong', JSON.stringify(r.text.wrong)),
+    );
+    const f = (x: number) => fmtNum(x, 4, 1e-9);
+    $('patch-facts').querySelector('tbody')!.replaceChildren(...([
+      ['mode', `${o.mode} (${o.mode === 'denoise' ? 'corrupted run, clean activations patched in; unpatched = 0' : 'clean run, corrupted activations patched in; unpatched = 1'})`],
+      [`${o.metric}: clean`, f(o.clean)], [`${o.metric}: corrupted`, f(o.corrupted)],
+      ['normalised', o.normalisation], ['backend', o.backend], ['time', `${fmtNum(o.seconds, 3)} s`],
+    ] as [string, string][]).map(([k, v]) => row([k, v])));
+    $('patch-facts').hidden = false;
+    // the SVGs parsed, not set as HTML (one figure per sweep, one shared colour scale)
+    $('patch-plots').replaceChildren(...r.svgs.map((x) => {
+      const fig = document.createElement('figure');
+      fig.dataset.sweep = x.name;
+      fig.append(document.importNode(new DOMParser().parseFromString(x.svg, 'image/svg+xml').documentElement, true));
+      return fig;
+    }));
+    note.textContent = `${r.svgs.length} heatmap${r.svgs.length === 1 ? '' : 's'} in ${fmtNum((performance.now() - t) / 1000, 3)} s; hover a cell for its value`;
+    document.body.dataset.patching = 'done';
+  } catch (e) {
+    if (seq !== patchSeq) return;
+    cs.patching = null;
+    cs.patchError = e instanceof Error ? e.message : String(e);
+    note.textContent = cs.patchError;
+    $('patch-plots').replaceChildren();
+    $('patch-facts').hidden = true;
+    document.body.dataset.patching = 'error';
+  }
+}
+
+/** `name: text` as a label and a chip. */
+function labelled(name: string, text: string): (string | HTMLElement)[] {
+  const b = document.createElement('b');
+  b.textContent = ` ${name} `;
+  const c = document.createElement('span');
+  c.className = 'tok';
+  c.textContent = text;
+  return [b, c];
+}
+
+$('patch-run').addEventListener('click', () => void patchNow());
+
+// ---------------------------------------------------------------------------------------------
 
 setState('loading');
 status.textContent = 'loading the engine…';
@@ -967,6 +1124,7 @@ startWorker()
     const asked = fromUrl();
     await refreshSaved();
     if (asked.hf !== null && !(await fetchHub()) && (asked.run || asked.resume)) { fail(cs.modelError!); return; }
+    if (asked.patch) await patchNow();
     if (asked.run || asked.resume) void run(asked.resume);
   })
   .catch((e: unknown) => fail(e instanceof Error ? e.message : String(e)));

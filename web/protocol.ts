@@ -7,6 +7,8 @@
 import type { CircuitFile } from '../src/graph/circuit-file.js';
 import type { MethodOption } from '../src/discovery/registry.js';
 import type { Evaluation } from '../src/eval/evaluate.js';
+import type { PatchKind, PatchMode } from '../src/patching/activation.js';
+import type { PatchOutput } from '../src/analysis/patch-run.js';
 
 /** One discovery run, as the scriptable URL and the form describe it. */
 export interface RunJob {
@@ -26,6 +28,13 @@ export interface RunJob {
   base: string;
   /** a custom task's JSON (the prompt editor; `--data`'s format): runs it instead of `task` */
   customTask?: string;
+  /** prompts per chunk (the CLI's `--batch-size`; same numbers, bounds memory); none: what fits */
+  batchSize?: number;
+  /**
+   * false: no evaluation after the run (no faithfulness curve, no ROC: the CLI's `--no-html`);
+   * the `done` message then has evaluation null. Default true.
+   */
+  evaluate?: boolean;
   /**
    * the method's own options (the registry's, as the CLI's `--steps 3`), by their key
    * (`steps`, `trainSteps`): numbers already checked; an option the method does not take is
@@ -39,7 +48,10 @@ export interface RunJob {
   resume?: boolean;
 }
 
-/** `model` in a job or request: a shipped model's name, or LOCAL_MODEL for the files the user gave. */
+/**
+ * `model` in a job or request: a shipped model's name, a preset's (the CLI's: a model shape with
+ * random weights, seed 0, `loadModelFrom`'s), or LOCAL_MODEL for the files the user gave.
+ */
 export const LOCAL_MODEL = 'local:';
 
 /** A file the user picked or dropped, by its path in the picked folder ('hf-save/config.json') or its name. */
@@ -67,7 +79,13 @@ export type ToWorker =
     evaluate?: { circuit: Pick<CircuitFile, 'edges' | 'splitEmbed' | 'modelConfig'>; evaluation: Evaluation };
   }
   /** one head's attention pattern on prompt `index` of the task (the CLI's `attention --task T --index I --seed S --heads L.H --json`) */
-  | { type: 'attention'; id: number; ref: ModelRef; task: string; customTask?: string; seed: number; index: number; layer: number; head: number };
+  | { type: 'attention'; id: number; ref: ModelRef; task: string; customTask?: string; seed: number; index: number; layer: number; head: number }
+  /**
+   * activation / path patching (`circuitscope patch --json`'s sweeps, src/analysis/patch-run.ts)
+   * on prompt `index` of the task (built as `attention --task --index --seed` builds it), read at
+   * its `position`-th metric position
+   */
+  | { type: 'patch'; id: number; ref: ModelRef; task: string; customTask?: string; seed: number; index: number; position: number; kinds: PatchKind[]; mode: PatchMode; senders: string[]; receivers: string[] };
 
 /** One row of `logits`: as `circuitscope logits --json` prints it. */
 export type { TopToken } from '../src/model/next-token.js';
@@ -88,11 +106,21 @@ export type Reply =
   | { type: 'reference'; id: number; name: string | null; source: string | null; edges: string[] | null; note: string | null; roc: { evaluation: Evaluation; svg: string | null } | null }
   /** pattern[dest][src], 0 above the diagonal */
   | { type: 'attention'; id: number; name: string; tokens: number[]; strTokens: string[]; pattern: number[][] }
+  /**
+   * output: what `patch --json` prints for that prompt; svgs: its heatmaps (`sweepSvgs`, one
+   * shared scale, as `patch --svg / --html` draws them); text: the prompt and answers as text
+   */
+  | { type: 'patch'; id: number; output: PatchOutput; svgs: { name: string; svg: string }[]; text: { clean: string; corrupt: string; answer: string; wrong: string }; positions: number }
   | { type: 'failed'; id: number; message: string };
 
 /** What the worker offers, sent once when it starts (the registries' entries). */
 export interface Catalog {
   tasks: { name: string; description: string; defaultModel: string; fallbackModel: string | null }[];
+  /** model presets (the CLI's `--model gpt2-small`): shapes with random weights */
+  presets: string[];
+  /** the kinds of patching (`patch --kind`) and its modes (`--mode`) */
+  patchKinds: PatchKind[];
+  patchModes: PatchMode[];
   /** `options`: the method's own options as the registry declares them (the CLI's flags) */
   methods: { name: string; kind: 'prune' | 'score'; defaultThreshold: number | null; aliasOf: string | null; options: MethodOption[]; checkpoints: boolean }[];
 }
@@ -114,7 +142,7 @@ export type FromWorker =
    */
   | { type: 'checkpoint'; event: 'resumed' | 'saved'; key: string; done: number; total: number }
   /** evaluation: `discover --html`'s (faithfulness, the curve, the ROC when a reference fits), measured by the run's own evaluator */
-  | { type: 'done'; file: CircuitFile; evaluation: Evaluation; plots: Plots }
+  | { type: 'done'; file: CircuitFile; evaluation: Evaluation | null; plots: Plots }
   | { type: 'error'; message: string }
   | Reply;
 

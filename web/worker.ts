@@ -4,7 +4,10 @@
  * fetched from the app's own server into memory (`memoryFiles`), or are the user's (picked, or
  * fetched from the Hugging Face hub by the page: ./hub.ts), read as picked files. A run of a
  * method that checkpoints saves its checkpoint in IndexedDB as it goes (./checkpoints.ts), can
- * resume from it, and deletes it when it completes.
+ * resume from it, and deletes it when it completes. A preset name (`gpt2-small`) is the CLI's
+ * preset: the shape with random weights (seed 0), made here. Activation patching (`patch`
+ * requests) runs `circuitscope patch`'s engine function (src/analysis/patch-run.ts) on one prompt
+ * of the task and draws its heatmaps with the same renderer (`sweepSvgs`).
  */
 import { initBackendWith, backendChoice, type BackendHost } from '../src/model/backend-core.js';
 import { probeNavigatorGpu, type BackendName, type BackendProbe } from '../src/model/backend-choice.js';
@@ -25,6 +28,10 @@ import { curveSvg, rocSvg } from '../src/eval/html.js';
 import type { CircuitFile } from '../src/graph/circuit-file.js';
 import { mergeEmbed, referenceFromJson, type Reference } from '../src/eval/reference.js';
 import { attentionPatterns } from '../src/analysis/attention.js';
+import { patchOutput, patchRun, taskPatchBatch } from '../src/analysis/patch-run.js';
+import { sweepSvgs } from '../src/analysis/patch-report.js';
+import { PATCH_KINDS, PATCH_MODES } from '../src/patching/activation.js';
+import { PRESETS } from '../src/model/config.js';
 import type { CheckpointStore } from '../src/discovery/types.js';
 import { checkpointsAvailable, deleteRun, getRun, indexedDbCheckpoint, jobKey, modelLabel, savedJob } from './checkpoints.js';
 
@@ -86,6 +93,9 @@ async function model(ref: ModelRef): Promise<{ loaded: LoadedModel; backend: str
   if (ref.model === LOCAL_MODEL) {
     if (!local) throw new Error('web: no local model files were given (pick or drop config.json and model.safetensors)');
     loaded = loadModelFrom(local.files, local.spec, { quiet: true });
+  } else if (Object.hasOwn(PRESETS, ref.model)) {
+    // the CLI's preset: its shape with random weights (seed 0, as `--model gpt2-small` without --seed)
+    loaded = loadModelFrom(memoryFiles([]), ref.model, { quiet: true });
   } else {
     loaded = loadModelFrom(await shippedFiles(ref.base, ref.model), `models/${ref.model}`, { quiet: true });
   }
@@ -113,11 +123,11 @@ async function run(job: RunJob): Promise<void> {
   const { loaded, backend } = await model(job);
   const choice = backendChoice();
   post({ type: 'backend', name: backend, detail: choice?.reason ?? backend });
-  const task: Task = job.customTask !== undefined ? customTask(parseCustomTask(parseJson(job.customTask), EDITOR), EDITOR) : getTask(job.task);
+  const task = taskOf(job.task, job.customTask);
   const { file, evaluator } = await discover(loaded.model, task, {
     ...own,
     method: job.method, threshold: job.threshold, topN: job.topN, metric: job.metric, ablation: job.ablation,
-    n: job.n, seed: job.seed, modelName: modelName(job), backend,
+    n: job.n, seed: job.seed, modelName: modelName(job), backend, batchSize: job.batchSize,
     checkpoint: ck?.store, resume: job.resume === true,
     onStage: (s) => stage(s === 'method' ? job.method : s),
     onProgress: (p) => {
@@ -125,16 +135,18 @@ async function run(job: RunJob): Promise<void> {
       post({ type: 'progress', done: p.done, total: p.total, note: `${p.kept} kept${p.note ? `, ${p.note}` : ''}` });
     },
   });
-  let evaluation: Evaluation;
+  let evaluation: Evaluation | null = null;
   try {
     // discover --html's evaluation (the same call), on the run's evaluator before it is freed:
     // its clean / empty / circuit measurements are reused, only the curve's circuits run
-    stage('faithfulness curve');
-    ({ evaluation } = await reportSections(loaded.model, task, file, { evaluator }));
+    if (job.evaluate !== false) {
+      stage('faithfulness curve');
+      ({ evaluation } = await reportSections(loaded.model, task, file, { evaluator }));
+    }
   } finally {
     evaluator.dispose();
   }
-  const plots: Plots = { curve: curveSvg(evaluation), roc: rocSvg(evaluation, 'edge') };
+  const plots: Plots = evaluation ? { curve: curveSvg(evaluation), roc: rocSvg(evaluation, 'edge') } : { curve: null, roc: null };
   stage(null);
   file.results.wall = { stages: times, total: (performance.now() - t0) / 1000 };
   // the run is complete: its checkpoint goes (as the CLI removes its file)
@@ -196,6 +208,9 @@ const EDITOR = 'editor';
 function parseJson(text: string): unknown {
   try { return JSON.parse(text); } catch (e) { throw new Error(`custom task ${EDITOR}: not valid JSON (${(e as Error).message})`); }
 }
+
+/** The registered task, or the editor's custom task when its JSON is given. */
+const taskOf = (name: string, custom: string | undefined): Task => (custom !== undefined ? customTask(parseCustomTask(parseJson(custom), EDITOR), EDITOR) : getTask(name));
 
 /** Top-k of the logits at the prompt's last position, softmax over the whole vocabulary in float64 (as the CLI's `logits`). */
 async function logits(ref: ModelRef, text: string, top: number): Promise<Reply> {
@@ -285,7 +300,7 @@ function rocAgainst(ask: NonNullable<Extract<ToWorker, { type: 'reference' }>['e
 async function attention(m: Extract<ToWorker, { type: 'attention' }>): Promise<Reply> {
   const { loaded } = await model(m.ref);
   const mdl = loaded.model, cfg = mdl.cfg;
-  const task: Task = m.customTask !== undefined ? customTask(parseCustomTask(parseJson(m.customTask), EDITOR), EDITOR) : getTask(m.task);
+  const task = taskOf(m.task, m.customTask);
   const batch = task.build({ cfg, tokenizer: tokenizerFor(cfg) }, { n: Math.max(2, m.index + 1), seed: m.seed });
   validateBatch(task.name, batch, cfg);
   if (!Number.isInteger(m.index) || m.index < 0 || m.index >= batch.clean.length) throw new Error(`web: prompt ${m.index} is outside the task's ${batch.clean.length} prompts`);
@@ -294,6 +309,31 @@ async function attention(m: Extract<ToWorker, { type: 'attention' }>): Promise<R
   const tokens = batch.clean[m.index].slice(0, len);
   const r = await attentionPatterns(mdl, tokens, [{ layer: m.layer, head: m.head }]);
   return { type: 'attention', id: 0, name: r.heads[0].name, tokens: r.tokens, strTokens: r.strTokens, pattern: r.heads[0].pattern };
+}
+
+/**
+ * Activation / path patching on prompt `index` of the task (built as attention's is), read at
+ * its `position`-th metric position: `circuitscope patch`'s run (patchRun, then patchOutput: the
+ * JSON `patch --json` prints for the same prompt given as --data) and its heatmaps (sweepSvgs).
+ */
+async function patch(m: Extract<ToWorker, { type: 'patch' }>): Promise<Reply> {
+  const t0 = performance.now();
+  const { loaded, backend } = await model(m.ref);
+  const mdl = loaded.model, cfg = mdl.cfg;
+  const task = taskOf(m.task, m.customTask);
+  if (!Number.isInteger(m.index) || m.index < 0) throw new Error(`patch: prompt must be an integer >= 0, got ${m.index}`);
+  const tok = tokenizerFor(cfg);
+  const built = task.build({ cfg, tokenizer: tok }, { n: Math.max(2, m.index + 1), seed: m.seed });
+  validateBatch(task.name, built, cfg);
+  const batch = taskPatchBatch(built, m.index, m.position, task.name);
+  const run = await patchRun(mdl, batch, { mode: m.mode, kinds: m.kinds, senders: m.senders, receivers: m.receivers });
+  const output = patchOutput(run, { model: modelName(m.ref), backend, kinds: m.kinds, senders: m.senders, receivers: m.receivers, seconds: (performance.now() - t0) / 1000 });
+  const str = (ids: number[]) => (cfg.tokenizerName !== null ? tok.decode(ids) : `[${ids.join(',')}]`);
+  return {
+    type: 'patch', id: 0, output, svgs: sweepSvgs(run.result.sweeps, run.result.mode),
+    text: { clean: str(batch.clean[0]), corrupt: str(batch.corrupt[0]), answer: tokenString(tok, batch.answers[0]), wrong: tokenString(tok, batch.wrongs[0]) },
+    positions: built.positions[m.index].length,
+  };
 }
 
 async function answer(m: Exclude<ToWorker, { type: 'run' }>): Promise<Reply> {
@@ -310,7 +350,8 @@ async function answer(m: Exclude<ToWorker, { type: 'run' }>): Promise<Reply> {
   const r = m.type === 'logits' ? await logits(m.ref, m.text, m.top)
     : m.type === 'reference' ? reference(m)
       : m.type === 'attention' ? await attention(m)
-        : await taskCheck(m.ref, m.text);
+        : m.type === 'patch' ? await patch(m)
+          : await taskCheck(m.ref, m.text);
   return { ...r, id: m.id };
 }
 
@@ -318,6 +359,8 @@ post({
   type: 'ready',
   catalog: {
     tasks: listTasks().map((t) => ({ name: t.name, description: t.description, defaultModel: t.defaultModel, fallbackModel: t.fallbackModel })),
+    presets: Object.keys(PRESETS),
+    patchKinds: [...PATCH_KINDS], patchModes: [...PATCH_MODES],
     methods: methodNames().map((name) => {
       const m = getMethod(name);
       return { name, kind: m.kind, defaultThreshold: m.defaultThreshold ?? null, aliasOf: m.aliasOf ?? null, options: m.options, checkpoints: m.checkpoints };

@@ -25,11 +25,9 @@ import { initBackend, type BackendName } from '../../model/backend.js';
 import type { ModelConfig } from '../../model/config.js';
 import { loadModel } from '../../model/load-model.js';
 import { tokenizerFor } from '../../model/tokenizer.js';
-import {
-  PATCH_KINDS, PATCH_MODES, preparePatching, runPatching, topCells,
-  type PatchBatch, type PatchKind, type PatchMode, type PatchResult, type Sweep,
-} from '../../patching/activation.js';
+import { PATCH_KINDS, PATCH_MODES, topCells, type PatchBatch, type PatchKind, type PatchMode } from '../../patching/activation.js';
 import { sweepSvgs } from '../../analysis/patch-report.js';
+import { patchOutput, patchRun, sweepNames, type PatchOutput } from '../../analysis/patch-run.js';
 import { htmlPage } from '../../report/heatmap.js';
 import { applyFlipPrompts, expandFlipFlags } from '../../tasks/ioi/corruption.js';
 import { fmtNum } from '../../util/format.js';
@@ -74,14 +72,8 @@ export interface PromptSpec {
   position?: number;
 }
 
-export interface PatchOutput extends Omit<PatchResult, 'sweeps'> {
-  model: string;
-  backend: string;
-  prompts: { clean: number[]; corrupt: number[]; answer: number; wrong: number; position: number }[];
-  options: { kinds: PatchKind[]; senders: string[]; receivers: string[] };
-  sweeps: Record<string, Omit<Sweep, 'name'>>;
-  seconds: number;
-}
+// the run and its JSON are src/analysis/patch-run.ts's (the browser app's worker runs the same)
+export { expandKinds, sweepNames, type PatchOutput } from '../../analysis/patch-run.js';
 
 function fail(msg: string): never {
   throw new Error(`patch: ${msg}`);
@@ -193,22 +185,6 @@ export function formatSummary(o: PatchOutput): string {
   return lines.join('\n');
 }
 
-/** The kinds one by one ('all' spelled out), in runPatching's order. */
-const KIND_ORDER: readonly PatchKind[] = ['resid', 'heads', 'qkv', 'pattern', 'path'];
-export function expandKinds(kinds: readonly PatchKind[]): PatchKind[] {
-  return KIND_ORDER.filter((k) => kinds.includes(k) || kinds.includes('all'));
-}
-
-/** The sweeps the kinds give (see runPatching), for the SVG file names checked before the run. */
-export function sweepNames(kinds: readonly PatchKind[], senders: readonly string[], receivers: readonly string[]): string[] {
-  const names: Record<PatchKind, string[]> = {
-    resid: ['resid_pre'], heads: ['head_out'], qkv: ['head_q', 'head_k', 'head_v'], pattern: ['head_pattern'],
-    path: ['path_logits', ...(senders.length && receivers.length ? ['path'] : senders.length ? ['path_q', 'path_k', 'path_v'] : receivers.length ? ['path_to_receivers'] : [])],
-    all: [],
-  };
-  return expandKinds(kinds).flatMap((k) => names[k]);
-}
-
 export const patchCommand: CommandModule<object, PatchArgs> = {
   command: 'patch',
   describe: 'Activation and path patching sweeps (resid_pre, heads, q/k/v, patterns, paths) with heatmaps',
@@ -266,26 +242,18 @@ export const patchCommand: CommandModule<object, PatchArgs> = {
         prependBos: argv.prependBos, position: argv.position,
         where: (i, field) => (fromFile ? `${argv.data}: prompts[${i}].${field}` : `--${field}${specs.length > 1 ? ` (prompt ${i})` : ''}`),
       });
-      const ctx = await stages.run('clean and corrupted runs', () => preparePatching(model, batch, argv.mode));
-      if (!quiet && kinds.length === 1 && kinds[0] === 'path' && senders.length === 0 && receivers.length === 0) {
-        process.stderr.write('note: --kind path without --senders or --receivers runs only the head -> logits sweep\n');
-      }
-      // One stage per kind (runPatching runs them one after the other; same numbers).
-      const sweeps: Sweep[] = [];
-      let result: PatchResult | null = null;
-      for (const k of expandKinds(kinds)) {
-        result = await stages.run(`${k} sweep${k === 'qkv' ? 's' : ''}`, () => runPatching(ctx, { kinds: [k], senders, receivers, maxRows: argv.maxRows }));
-        sweeps.push(...result.sweeps);
-      }
-      result = { ...(result ?? await runPatching(ctx, { kinds: [] })), sweeps };
-      const out: PatchOutput = {
-        model: argv.model, backend, mode: result.mode, metric: result.metric, normalisation: result.normalisation,
-        clean: result.clean, corrupted: result.corrupted,
-        prompts: batch.clean.map((c, i) => ({ clean: c, corrupt: batch.corrupt[i], answer: batch.answers[i], wrong: batch.wrongs[i], position: ctx.positions[i] })),
-        options: { kinds, senders, receivers },
-        sweeps: Object.fromEntries(result.sweeps.map(({ name, ...rest }) => [name, rest])),
-        seconds: (performance.now() - t0) / 1000,
-      };
+      // One stage per kind (src/analysis/patch-run.ts, which the browser app runs too).
+      const run = await patchRun(model, batch, {
+        mode: argv.mode, kinds, senders, receivers, maxRows: argv.maxRows,
+        stage: (name, f) => stages.run(name, f),
+        onPrepared: () => {
+          if (!quiet && kinds.length === 1 && kinds[0] === 'path' && senders.length === 0 && receivers.length === 0) {
+            process.stderr.write('note: --kind path without --senders or --receivers runs only the head -> logits sweep\n');
+          }
+        },
+      });
+      const { result } = run;
+      const out: PatchOutput = patchOutput(run, { model: argv.model, backend, kinds, senders, receivers, seconds: (performance.now() - t0) / 1000 });
       const jsonText = `${JSON.stringify(out, null, 2)}\n`;
       const files: { path: string; text: string }[] = [];
       if (argv.out) files.push({ path: argv.out, text: jsonText });
