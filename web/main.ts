@@ -100,7 +100,7 @@ const fields = {
   model: $<HTMLSelectElement>('model'), task: $<HTMLSelectElement>('task'), method: $<HTMLSelectElement>('method'),
   n: $<HTMLInputElement>('n'), seed: $<HTMLInputElement>('seed'), threshold: $<HTMLInputElement>('threshold'),
   topN: $<HTMLInputElement>('topN'), ablation: $<HTMLSelectElement>('ablation'), backend: $<HTMLSelectElement>('backend'),
-  batchSize: $<HTMLInputElement>('batchSize'), evaluate: $<HTMLInputElement>('evaluate'),
+  batchSize: $<HTMLInputElement>('batchSize'), evaluate: $<HTMLInputElement>('evaluate'), threads: $<HTMLInputElement>('threads'),
 };
 const runButton = $<HTMLButtonElement>('run');
 const cancelButton = $<HTMLButtonElement>('cancel');
@@ -377,6 +377,7 @@ function fromUrl(): { run: boolean; resume: boolean; hf: string | null; patch: b
   set(fields.ablation, 'ablation');
   set(fields.backend, 'backend');
   set(fields.batchSize, 'batch-size', 'batchSize');
+  set(fields.threads, 'threads');
   if (q.get('evaluate') !== null) fields.evaluate.checked = urlBoolean('evaluate', q.get('evaluate')!);
   ownFromUrl(q);
   patchFromUrl(q);
@@ -407,6 +408,9 @@ function readJob(): RunJob {
   }
   if (!fields.topN.disabled && fields.topN.value.trim() !== '') job.topN = int(fields.topN, 'top-n', 0);
   if (fields.batchSize.value.trim() !== '') job.batchSize = int(fields.batchSize, 'batch-size', 1);
+  const th = fields.threads.value.trim();
+  if (th === 'auto') job.threads = 'auto';
+  else if (th !== '' && th !== '1') job.threads = int(fields.threads, 'threads', 1);
   if (!fields.evaluate.checked) job.evaluate = false;
   return job;
 }

@@ -30,6 +30,8 @@ export interface RunJob {
   customTask?: string;
   /** prompts per chunk (the CLI's `--batch-size`; same numbers, bounds memory); none: what fits */
   batchSize?: number;
+  /** engine threads splitting the prompts (the CLI's `--workers`): a count or 'auto'; none: 1 */
+  threads?: number | 'auto';
   /**
    * false: no evaluation after the run (no faithfulness curve, no ROC: the CLI's `--no-html`);
    * the `done` message then has evaluation null. Default true.

@@ -35,18 +35,11 @@ import { PRESETS } from '../src/model/config.js';
 import type { CheckpointStore } from '../src/discovery/types.js';
 import { checkpointsAvailable, deleteRun, getRun, indexedDbCheckpoint, jobKey, modelLabel, savedJob } from './checkpoints.js';
 
+import { browserHost } from './browser-host.js';
+import { autoThreads, startThreads } from './engine-threads.js';
+
 const post = (m: FromWorker): void => (self as unknown as { postMessage(m: FromWorker): void }).postMessage(m);
 
-function browserHost(base: string): BackendHost {
-  return {
-    installed: () => false,
-    // one thread: tfjs-wasm's pthread workers cannot load a bundled module worker (see BackendHost)
-    wasmThreads: false,
-    importPackage: (pkg) => Promise.reject(new Error(`web: ${pkg} does not run in a browser`)),
-    wasmPaths: () => new URL('tfjs-wasm/', base).href,
-    probeWebgpu: async (): Promise<BackendProbe> => (await probeNavigatorGpu()) ?? { backend: 'webgpu', available: false, detail: 'this browser has no WebGPU (navigator.gpu)' },
-  };
-}
 
 async function fetchBytes(url: string): Promise<Uint8Array> {
   const r = await fetch(url);
@@ -122,9 +115,17 @@ async function run(job: RunJob): Promise<void> {
   stage('load model');
   const { loaded, backend } = await model(job);
   const choice = backendChoice();
-  post({ type: 'backend', name: backend, detail: choice?.reason ?? backend });
   const task = taskOf(job.task, job.customTask);
-  const { file, evaluator } = await discover(loaded.model, task, {
+  // the CLI's --workers: engine threads (Web Workers) split the prompts on wasm and cpu
+  const threads = job.threads === 'auto' ? autoThreads(backend) : Math.max(1, job.threads ?? 1);
+  let pool: Awaited<ReturnType<typeof startThreads>>;
+  if (threads > 1 && (backend === 'wasm' || backend === 'cpu')) {
+    stage('workers');
+    pool = await startThreads(loaded.model, { threads, backend, rows: job.n, task: job.customTask !== undefined ? { text: job.customTask, name: EDITOR } : { task: job.task }, base: job.base });
+  }
+  post({ type: 'backend', name: backend, detail: `${choice?.reason ?? backend}; ${(pool?.size ?? 0) + 1} thread${pool ? 's' : ''}` });
+  const found = discover(loaded.model, task, {
+    pool,
     ...own,
     method: job.method, threshold: job.threshold, topN: job.topN, metric: job.metric, ablation: job.ablation,
     n: job.n, seed: job.seed, modelName: modelName(job), backend, batchSize: job.batchSize,
@@ -135,6 +136,9 @@ async function run(job: RunJob): Promise<void> {
       post({ type: 'progress', done: p.done, total: p.total, note: `${p.kept} kept${p.note ? `, ${p.note}` : ''}` });
     },
   });
+  let out: Awaited<typeof found>;
+  try { out = await found; } catch (e) { pool?.close(); throw e; }
+  const { file, evaluator } = out;
   let evaluation: Evaluation | null = null;
   try {
     // discover --html's evaluation (the same call), on the run's evaluator before it is freed:
@@ -145,6 +149,7 @@ async function run(job: RunJob): Promise<void> {
     }
   } finally {
     evaluator.dispose();
+    pool?.close();
   }
   const plots: Plots = evaluation ? { curve: curveSvg(evaluation), roc: rocSvg(evaluation, 'edge') } : { curve: null, roc: null };
   stage(null);
