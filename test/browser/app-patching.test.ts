@@ -27,25 +27,9 @@ import { tokenizerFor } from '../../src/model/tokenizer.js';
 import { getTask } from '../../src/tasks/registry.js';
 import type { TaskBatch } from '../../src/tasks/types.js';
 import { runCli, TOL } from '../helpers.js';
-import { AppHarness, ROOT, RUN } from './harness.js';
+import { AppHarness, ROOT, RUN, compareWithCli } from './harness.js';
 
 type PagePatching = PatchOutput & { source: { task: string; seed: number; index: number; position: number } };
-
-/** Every number of `a` against `b` (same keys), skipping `skip`: the mismatches beyond `tol` (relative to max(1, |b|)) and the largest difference. */
-function compare(a: unknown, b: unknown, path: string, skip: ReadonlySet<string>, tol: number, acc = { bad: [] as string[], worst: 0, where: '', numbers: 0 }): typeof acc {
-  if (typeof b === 'number') {
-    acc.numbers++;
-    const d = typeof a === 'number' ? Math.abs(a - b) / Math.max(1, Math.abs(b)) : Infinity;
-    if (d > acc.worst) { acc.worst = d; acc.where = path; }
-    if (!(d <= tol)) acc.bad.push(`${path}: page ${String(a)}, CLI ${b}`);
-  } else if (b !== null && typeof b === 'object') {
-    if (a === null || typeof a !== 'object') { acc.bad.push(`${path}: page ${JSON.stringify(a)}, CLI an object`); return acc; }
-    const ka = Object.keys(a as object).filter((k) => !skip.has(k)).sort(), kb = Object.keys(b as object).filter((k) => !skip.has(k)).sort();
-    if (ka.join() !== kb.join()) acc.bad.push(`${path}: keys differ: page [${ka}] CLI [${kb}]`);
-    for (const k of kb) compare((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${path}.${k}`, skip, tol, acc);
-  } else if (a !== b) acc.bad.push(`${path}: page ${JSON.stringify(a)}, CLI ${JSON.stringify(b)}`);
-  return acc;
-}
 
 /** The task's batch in Node (as `attention --task --index` builds it: n = max(2, index + 1)). */
 async function taskRows(model: string, task: string, index: number, seed: number): Promise<TaskBatch> {
@@ -88,7 +72,7 @@ describe.skipIf(!RUN)('browser app: activation patching (Chromium, wasm)', () =>
     const cli = await cliPatch('ioi-words', prompt, ['--kind', 'resid,heads,qkv,pattern,path', '--senders', '0.1']);
     expect(Object.keys(got.sweeps)).toEqual(['resid_pre', 'head_out', 'head_q', 'head_k', 'head_v', 'head_pattern', 'path_logits', 'path_q', 'path_k', 'path_v']);
     expect(Object.keys(got.sweeps)).toEqual(Object.keys(cli.sweeps));
-    const cmp = compare(got, cli, 'patching', new Set(['seconds', 'source']), TOL.model);
+    const cmp = compareWithCli(got, cli, 'patching', new Set(['seconds', 'source']), TOL.model);
     expect(cmp.bad).toEqual([]);
     expect(cmp.numbers).toBeGreaterThan(150);
     console.log(`patching ioi-words: ${cmp.numbers} numbers, worst relative difference ${cmp.worst.toExponential(2)} at ${cmp.where}; clean ${got.clean.toFixed(4)}, corrupted ${got.corrupted.toFixed(4)}`);
@@ -143,7 +127,7 @@ describe.skipIf(!RUN)('browser app: activation patching (Chromium, wasm)', () =>
     expect(got.prompts).toEqual([prompt]);
     const cli = await cliPatch('permute-lists-2l', prompt, ['--mode', 'noise', '--kind', 'path', '--senders', '0.0']);
     expect(Object.keys(got.sweeps)).toEqual(['path_logits', 'path_q', 'path_k', 'path_v']);
-    const cmp = compare(got, cli, 'patching', new Set(['seconds', 'source']), TOL.model);
+    const cmp = compareWithCli(got, cli, 'patching', new Set(['seconds', 'source']), TOL.model);
     expect(cmp.bad).toEqual([]);
     console.log(`patching permute-lists-2l: ${cmp.numbers} numbers, worst relative difference ${cmp.worst.toExponential(2)} at ${cmp.where}`);
     expect(await page.locator('#patch-plots figure svg').count()).toBe(4);

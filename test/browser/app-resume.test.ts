@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import type { CircuitFile } from '../../src/graph/circuit-file.js';
 import { runCli, TOL } from '../helpers.js';
-import { AppHarness, ROOT, RUN } from './harness.js';
+import { AppHarness, ROOT, RUN, compareWithCli } from './harness.js';
 
 const settings = { model: 'ioi-words', task: 'ioi', method: 'acdc', n: '20', threshold: '0.01', ablation: 'resample', seed: '0', backend: 'wasm' };
 const shot = (page: Page, name: string) => { mkdirSync(join(ROOT, 'test-results'), { recursive: true }); return page.screenshot({ path: join(ROOT, 'test-results', name), fullPage: true }); };
@@ -53,21 +53,6 @@ async function savedMidRun(page: Page): Promise<{ done: number; total: number }>
   expect(s.error).toBeNull();
   expect(s.state, 'the run ended before it could be interrupted').toBe('running');
   return s.last!;
-}
-
-/** Every number of `a` against `b` (same keys), skipping `skip`; the mismatches beyond `tol` (relative to max(1, |b|)) and the largest difference. */
-function compare(a: unknown, b: unknown, path: string, skip: ReadonlySet<string>, tol: number, acc: { bad: string[]; worst: number }): typeof acc {
-  if (typeof b === 'number') {
-    const d = typeof a === 'number' ? Math.abs(a - b) / Math.max(1, Math.abs(b)) : Infinity;
-    acc.worst = Math.max(acc.worst, d);
-    if (!(d <= tol)) acc.bad.push(`${path}: page ${String(a)}, CLI ${b}`);
-  } else if (b !== null && typeof b === 'object') {
-    if (a === null || typeof a !== 'object') { acc.bad.push(`${path}: page ${JSON.stringify(a)}, CLI an object`); return acc; }
-    const ka = Object.keys(a as object).filter((k) => !skip.has(k)).sort(), kb = Object.keys(b as object).filter((k) => !skip.has(k)).sort();
-    if (ka.join() !== kb.join()) acc.bad.push(`${path}: keys differ: page [${ka}] CLI [${kb}]`);
-    for (const k of kb) compare((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${path}.${k}`, skip, tol, acc);
-  } else if (a !== b) acc.bad.push(`${path}: page ${JSON.stringify(a)}, CLI ${JSON.stringify(b)}`);
-  return acc;
 }
 
 describe.skipIf(!RUN)('browser app: resume after a reload (Chromium, wasm, IndexedDB)', () => {
@@ -138,7 +123,7 @@ describe.skipIf(!RUN)('browser app: resume after a reload (Chromium, wasm, Index
     const mine = got.result!;
     expect(kept(mine)).toEqual(kept(ref));
     expect(mine.edges.map((e) => `${e.from}->${e.to}`)).toEqual(ref.edges.map((e) => `${e.from}->${e.to}`));
-    const d = compare(mine, ref, 'file', new Set(['createdAt', 'wall', 'seconds', 'methodSeconds', 'attributionSeconds']), TOL.exact, { bad: [], worst: 0 });
+    const d = compareWithCli(mine, ref, 'file', new Set(['createdAt', 'wall', 'seconds', 'methodSeconds', 'attributionSeconds']), TOL.exact);
     expect(d.bad).toEqual([]);
     process.stderr.write(`app-resume: interrupted at ${first.done} and ${second.done} of ${offered[0].total} edges, resumed from ${offered[0].done} and ${resumedFrom.done}; ${kept(mine).length} edges kept; largest difference from the CLI ${d.worst.toExponential(2)}; ${seconds.toFixed(1)} s in the page\n`);
     expect(errors).toEqual([]);

@@ -24,28 +24,13 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import type { CircuitFile } from '../../src/graph/circuit-file.js';
 import { runCli, TOL } from '../helpers.js';
-import { AppHarness, CI, ROOT, RUN } from './harness.js';
+import { AppHarness, CI, ROOT, RUN, compareWithCli } from './harness.js';
 
 /** Chromium's flag for WebGPU on Linux (its SwiftShader when there is no GPU). */
 export const WEBGPU_FLAGS = ['--enable-unsafe-webgpu'];
 const settings = { model: 'permute-lists-2l', task: 'permute-lists', method: 'acdc', n: '20', threshold: '0.01', ablation: 'resample', seed: '0' };
 const kept = (f: CircuitFile) => f.edges.filter((e) => e.inCircuit).map((e) => `${e.from}->${e.to}`).sort();
 const shot = (page: Page, name: string) => { mkdirSync(join(ROOT, 'test-results'), { recursive: true }); return page.screenshot({ path: join(ROOT, 'test-results', name), fullPage: true }); };
-
-/** Every number of `a` against `b` (same keys), skipping `skip`: the mismatches beyond `tol` (relative to max(1, |b|)) and the largest difference. */
-function compare(a: unknown, b: unknown, path: string, skip: ReadonlySet<string>, tol: number, acc: { bad: string[]; worst: number; where: string }): typeof acc {
-  if (typeof b === 'number') {
-    const d = typeof a === 'number' ? Math.abs(a - b) / Math.max(1, Math.abs(b)) : Infinity;
-    if (d > acc.worst) { acc.worst = d; acc.where = path; }
-    if (!(d <= tol)) acc.bad.push(`${path}: page ${String(a)}, CLI ${b}`);
-  } else if (b !== null && typeof b === 'object') {
-    if (a === null || typeof a !== 'object') { acc.bad.push(`${path}: page ${JSON.stringify(a)}, CLI an object`); return acc; }
-    const ka = Object.keys(a as object).filter((k) => !skip.has(k)).sort(), kb = Object.keys(b as object).filter((k) => !skip.has(k)).sort();
-    if (ka.join() !== kb.join()) acc.bad.push(`${path}: keys differ: page [${ka}] CLI [${kb}]`);
-    for (const k of kb) compare((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${path}.${k}`, skip, tol, acc);
-  } else if (a !== b) acc.bad.push(`${path}: page ${JSON.stringify(a)}, CLI ${JSON.stringify(b)}`);
-  return acc;
-}
 
 async function runPage(app: AppHarness, backend: string, n: string) {
   const t0 = performance.now();
@@ -114,7 +99,7 @@ describe.skipIf(!RUN)('browser app on WebGPU (Chromium, SwiftShader)', () => {
     const ref = JSON.parse(readFileSync(out, 'utf8')) as CircuitFile;
     expect(kept(mine)).toEqual(kept(ref));
     expect(mine.edges.map((e) => `${e.from}->${e.to}`)).toEqual(ref.edges.map((e) => `${e.from}->${e.to}`));
-    const d = compare(mine, ref, 'file', new Set(['createdAt', 'wall', 'seconds', 'methodSeconds', 'attributionSeconds', 'backend']), TOL.model, { bad: [], worst: 0, where: '' });
+    const d = compareWithCli(mine, ref, 'file', new Set(['createdAt', 'wall', 'seconds', 'methodSeconds', 'attributionSeconds', 'backend']), TOL.model);
     expect(d.bad).toEqual([]);
     process.stderr.write(`app-webgpu: ACDC n=${settings.n} on ${adapter.vendor}/${adapter.architecture}: ${kept(mine).length} of ${mine.edges.length} edges kept as the CLI's; largest difference ${d.worst.toExponential(2)} (${d.where}); ${seconds.toFixed(1)} s in the page (acdc ${mine.results.wall?.stages.acdc?.toFixed(1)} s)\n`);
     expect(errors).toEqual([]);

@@ -100,3 +100,26 @@ export class AppHarness {
     return { page, errors };
   }
 }
+
+/** What `compareWithCli` found: mismatches beyond the tolerance, the largest difference and where, the numbers compared. */
+export interface Comparison { bad: string[]; worst: number; where: string; numbers: number }
+
+/**
+ * Every number of the page's `a` against the CLI's `b` (same keys, `skip` left out): the
+ * mismatches beyond `tol` (relative to max(1, |b|)), the largest difference and where, and how
+ * many numbers were compared; anything else must be equal.
+ */
+export function compareWithCli(a: unknown, b: unknown, path: string, skip: ReadonlySet<string>, tol: number, acc: Comparison = { bad: [], worst: 0, where: '', numbers: 0 }): Comparison {
+  if (typeof b === 'number') {
+    acc.numbers++;
+    const d = typeof a === 'number' ? Math.abs(a - b) / Math.max(1, Math.abs(b)) : Infinity;
+    if (d > acc.worst) { acc.worst = d; acc.where = path; }
+    if (!(d <= tol)) acc.bad.push(`${path}: page ${String(a)}, CLI ${b}`);
+  } else if (b !== null && typeof b === 'object') {
+    if (a === null || typeof a !== 'object') { acc.bad.push(`${path}: page ${JSON.stringify(a)}, CLI an object`); return acc; }
+    const ka = Object.keys(a as object).filter((k) => !skip.has(k)).sort(), kb = Object.keys(b as object).filter((k) => !skip.has(k)).sort();
+    if (ka.join() !== kb.join()) acc.bad.push(`${path}: keys differ: page [${ka}] CLI [${kb}]`);
+    for (const k of kb) compareWithCli((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${path}.${k}`, skip, tol, acc);
+  } else if (a !== b) acc.bad.push(`${path}: page ${JSON.stringify(a)}, CLI ${JSON.stringify(b)}`);
+  return acc;
+}
