@@ -28,12 +28,12 @@
  * and prints a markdown table.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Browser } from 'playwright-core';
-import { appServer, defaultAppDir } from '../src/cli/commands/serve.js';
+import { appServer, defaultAppDir, staleApp } from '../src/cli/commands/serve.js';
 import { describeAdapter, softwareAdapter, type WebgpuAdapterInfo } from '../src/model/backend-choice.js';
 import type { CircuitFile } from '../src/graph/circuit-file.js';
 
@@ -73,16 +73,6 @@ interface Failed { error: string; outerSeconds: number }
 type Outcome = Timed | Failed;
 const ok = (o: Outcome | undefined): o is Timed => o !== undefined && 'wall' in o;
 
-/** Newest modification time under `dir` (ms). */
-function newest(dir: string): number {
-  let t = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
-  }
-  return t;
-}
-
 /** The same kept edges and every score within 1e-4 (relative to max(1, |x|)). */
 function sameCircuit(a: CircuitFile, b: CircuitFile): { same: boolean; worst: number } {
   if (a.edges.length !== b.edges.length) return { same: false, worst: Infinity };
@@ -119,11 +109,11 @@ function runCli(job: Job, workers: string | null): Promise<{ outcome: Outcome; f
 }
 
 /** The job in a fresh page (its own context: no saved checkpoint) on `backend`; its circuit file. */
-async function runPage(browser: Browser, url: string, job: Job, backend: string): Promise<{ outcome: Outcome; file: CircuitFile | null; backendUsed: string | null }> {
+async function runPage(browser: Browser, url: string, job: Job, backend: string, threads?: string): Promise<{ outcome: Outcome; file: CircuitFile | null; backendUsed: string | null }> {
   const page = await browser.newPage();
   const t0 = performance.now();
   try {
-    await page.goto(`${url}?${new URLSearchParams({ ...job.page, backend, run: '1' })}`);
+    await page.goto(`${url}?${new URLSearchParams({ ...job.page, backend, ...(threads ? { threads } : {}), run: '1' })}`);
     // (expressions as text: this file is compiled for Node, without the DOM's types)
     await page.waitForFunction("['done', 'error'].includes(document.body.dataset.state ?? '')", null, { timeout: 3_600_000, polling: 1000 });
     const got = await page.evaluate('({ error: window.circuitscope.error, result: window.circuitscope.result, backend: window.circuitscope.backend })') as { error: string | null; result: CircuitFile | null; backend: string | null };
@@ -156,13 +146,26 @@ async function webgpuAdapter(browser: Browser, url: string): Promise<WebgpuAdapt
   }
 }
 
+/** The page's default engine threads (`auto`: web/engine-threads.ts's autoThreads, one per core up to 8). */
+async function autoThreadsInPage(browser: Browser, url: string): Promise<number> {
+  const page = await browser.newPage();
+  try {
+    await page.goto(url);
+    return Math.max(1, Math.min(8, Number(await page.evaluate('navigator.hardwareConcurrency')) || 1));
+  } finally {
+    await page.close();
+  }
+}
+
+let pageThreads = 1;
 const secs = (o: Outcome | undefined): string => (o === undefined ? '—' : ok(o) ? `${o.wall.total.toFixed(1)} s` : `failed: ${o.error.slice(0, 80)}`);
 
 async function main(): Promise<void> {
   const appDir = defaultAppDir();
   const index = join(appDir, 'index.html');
   if (!existsSync(index)) throw new Error(`bench:page: ${appDir} has no built app: run npm run build:web first`);
-  if (statSync(index).mtimeMs < Math.max(newest(join(ROOT, 'web')), newest(join(ROOT, 'src')))) throw new Error('bench:page: dist-web/ is older than web/ or src/: run npm run build:web first');
+  const stale = staleApp(appDir);
+  if (stale) throw new Error(`bench:page: dist-web/ is older than ${stale}/: run npm run build:web first`);
   if (!existsSync(CLI)) throw new Error('bench:page: dist/src/cli/main.js is missing: run npm run build first');
   if (!existsSync(CHROMIUM)) throw new Error(`bench:page: ${CHROMIUM} is not installed (apt-get install chromium, or set CHROMIUM)`);
 
@@ -183,6 +186,8 @@ async function main(): Promise<void> {
   try {
     const adapter = await webgpuAdapter(browser, url);
     const software = adapter ? softwareAdapter(adapter) : null;
+    pageThreads = await autoThreadsInPage(browser, url);
+    results.pageDefaultThreads = pageThreads;
     const webgpu = adapter === null ? 'no WebGPU adapter' : software ? SOFTWARE_NOTE : null;
     results.webgpuAdapter = adapter ? { ...adapter, describe: describeAdapter(adapter), software } : null;
     console.log(`WebGPU: ${adapter ? `${describeAdapter(adapter)}${software ? ` (software: ${software})` : ' (hardware)'}` : 'none'}`);
@@ -190,9 +195,13 @@ async function main(): Promise<void> {
     for (const job of quick ? JOBS.slice(0, 1) : JOBS) {
       const r: Record<string, unknown> = { label: job.label, page: job.page, cli: job.cli };
       (results.jobs as Record<string, unknown>)[job.key] = r;
-      const page = await runPage(browser, url, job, 'wasm');
-      r.pageWasm = { ...page.outcome, backend: page.backendUsed };
-      console.log(`${job.key}: page wasm ${secs(page.outcome)}`);
+      const page = await runPage(browser, url, job, 'wasm', '1');
+      r.pageWasm = { ...page.outcome, backend: page.backendUsed, threads: 1 };
+      console.log(`${job.key}: page wasm, 1 thread ${secs(page.outcome)}`);
+      save();
+      const pageAuto = await runPage(browser, url, job, 'wasm');
+      r.pageWasmDefault = { ...pageAuto.outcome, backend: pageAuto.backendUsed, threads: pageThreads };
+      console.log(`${job.key}: page wasm, default (${pageThreads} threads) ${secs(pageAuto.outcome)}`);
       save();
       const one = await runCli(job, '1');
       r.cliWorkers1 = one.outcome;
@@ -202,6 +211,7 @@ async function main(): Promise<void> {
       r.cliDefault = { ...auto.outcome, workers: threads };
       console.log(`${job.key}: CLI default (${threads} workers) ${secs(auto.outcome)}`);
       if (page.file && one.file) r.pageEqualsCli = sameCircuit(page.file, one.file);
+      if (pageAuto.file && auto.file) r.pageDefaultEqualsCli = sameCircuit(pageAuto.file, auto.file);
       if (one.file && auto.file) r.cliWorkersAgree = sameCircuit(auto.file, one.file);
       let gpuCell = webgpu ?? '';
       if (webgpu === null) {
@@ -213,8 +223,11 @@ async function main(): Promise<void> {
         r.pageWebgpu = { note: webgpu };
       }
       save();
-      const same = r.pageEqualsCli as { same: boolean; worst: number } | undefined;
-      rows.push(`| ${job.label} | ${secs(page.outcome)} | ${secs(one.outcome)} | ${secs(auto.outcome)} | ${gpuCell} | ${same ? (same.same ? (same.worst === 0 ? 'yes (identical)' : `yes (scores within ${same.worst.toExponential(1)})`) : 'NO') : '—'} |`);
+      const same = (key: string): string => {
+        const c = r[key] as { same: boolean; worst: number } | undefined;
+        return c ? (c.same ? (c.worst === 0 ? 'yes (identical)' : `yes (scores within ${c.worst.toExponential(1)})`) : 'NO') : '—';
+      };
+      rows.push(`| ${job.label} | ${secs(page.outcome)} | ${secs(pageAuto.outcome)} | ${secs(one.outcome)} | ${secs(auto.outcome)} | ${gpuCell} | ${same('pageEqualsCli')}; ${same('pageDefaultEqualsCli')} |`);
     }
   } finally {
     await browser.close();
@@ -224,8 +237,8 @@ async function main(): Promise<void> {
   const table = [
     `Machine: ${m.cpus} cores, ${m.model}, Node ${m.node}, Chromium ${m.chromium}; wall time as each side reports it (the page: \`results.wall\` of its circuit; the CLI: \`results.wall\` of \`--out\`).`,
     '',
-    `| job | page, wasm (1 thread) | CLI, wasm, \`--workers 1\` | CLI, wasm, default (\`--workers auto\` = ${threads}) | page, WebGPU | page's circuit = CLI's |`,
-    '|---|---|---|---|---|---|',
+    `| job | page, wasm, 1 thread | page, wasm, default (threads auto = ${pageThreads}) | CLI, wasm, \`--workers 1\` | CLI, wasm, default (\`--workers auto\` = ${threads}) | page, WebGPU | page's circuit = CLI's (1 thread; default) |`,
+    '|---|---|---|---|---|---|---|',
     ...rows,
   ].join('\n');
   results.table = table;

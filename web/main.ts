@@ -38,7 +38,7 @@ import { fmtNum, fmtThreshold } from '../src/util/format.js';
 import { readCircuitJson, toDot, toMib, type CircuitEdge, type CircuitFile } from '../src/graph/circuit-file.js';
 import { connectedCounts, rankByScore, selectConnected } from '../src/graph/selection.js';
 import { parseNodeKey } from '../src/graph/names.js';
-import { checkNumber, optionRule } from '../src/util/check.js';
+import { checkNumber, checkNumbers, optionRule } from '../src/util/check.js';
 import type { Evaluation } from '../src/eval/evaluate.js';
 import { GraphView } from './graph-view.js';
 import { probeNavigatorGpu, softwareAdapter } from '../src/model/backend-choice.js';
@@ -327,7 +327,8 @@ function readOwn(): RunJob['own'] {
   for (const flag of [...(methodEntry()?.options ?? []).map((o) => o.flag), ...strayFlags]) {
     const o = ownOption(flag)!, v = ownValues.get(flag);
     if (v === undefined || (typeof v === 'string' && v.trim() === '')) continue;
-    own[o.key] = o.type === 'number' ? checkNumber(o.flag, Number(v), optionRule(o), String(v)) : o.type === 'string' ? String(v).trim() : v === true;
+    own[o.key] = o.type === 'number' && o.list ? checkNumbers(o.flag, String(v), optionRule(o))
+      : o.type === 'number' ? checkNumber(o.flag, Number(v), optionRule(o), String(v)) : o.type === 'string' ? String(v).trim() : v === true;
   }
   return own;
 }
@@ -409,8 +410,9 @@ function readJob(): RunJob {
   if (!fields.topN.disabled && fields.topN.value.trim() !== '') job.topN = int(fields.topN, 'top-n', 0);
   if (fields.batchSize.value.trim() !== '') job.batchSize = int(fields.batchSize, 'batch-size', 1);
   const th = fields.threads.value.trim();
-  if (th === 'auto') job.threads = 'auto';
-  else if (th !== '' && th !== '1') job.threads = int(fields.threads, 'threads', 1);
+  // empty or auto: one engine thread per core (the CLI's --workers auto)
+  if (th === 'auto' || th === '') job.threads = 'auto';
+  else if (th !== '1') job.threads = int(fields.threads, 'threads', 1);
   if (!fields.evaluate.checked) job.evaluate = false;
   return job;
 }

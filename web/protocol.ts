@@ -42,7 +42,7 @@ export interface RunJob {
    * (`steps`, `trainSteps`): numbers already checked; an option the method does not take is
    * refused by the worker, as the CLI refuses it
    */
-  own: Record<string, number | string | boolean>;
+  own: Record<string, number | number[] | string | boolean>;
   /**
    * continue from this job's checkpoint (IndexedDB, ./checkpoints.ts) instead of starting over;
    * refused when none is saved or the method does not checkpoint

@@ -15,7 +15,7 @@ import type { Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { PROCESSING_STEPS } from '../model/processing.js';
 import { checkMethodFlags, methodNames, methods, SELECTION_FLAGS } from '../discovery/registry.js';
-import { checkNumber as checkTyped, optionRule, type NumberRule } from '../util/check.js';
+import { checkNumber as checkTyped, checkNumbers, optionRule, type NumberRule } from '../util/check.js';
 
 /** The most prompts one run takes: beyond this the prompt arrays alone outgrow memory. */
 export const MAX_PROMPTS = 1_000_000;
@@ -144,7 +144,8 @@ export function methodOptions() {
   for (const m of methods()) {
     for (const x of m.options) {
       if (o[x.flag]) continue;
-      o[x.flag] = x.type === 'number' ? numberOption(x.flag, x.describe, optionRule(x)) : x.type === 'string' ? { type: 'string', describe: x.describe } : { type: 'boolean', describe: x.describe };
+      o[x.flag] = x.type === 'number' && x.list ? { type: 'string', describe: x.describe, coerce: (v: unknown) => (v === undefined ? v : checkNumbers(x.flag, v, optionRule(x), typed(x.flag))) }
+        : x.type === 'number' ? numberOption(x.flag, x.describe, optionRule(x)) : x.type === 'string' ? { type: 'string', describe: x.describe } : { type: 'boolean', describe: x.describe };
     }
   }
   o.greedy = { type: 'boolean', describe: 'EAP/EAP-IG: grow the circuit greedily from the logits (with --top-n)' };

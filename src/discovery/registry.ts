@@ -18,6 +18,8 @@ export interface MethodOption {
   max?: number;
   above?: number;
   int?: boolean;
+  /** numbers: a comma-separated list of them (`--density 0.05,0.5`), each within the bounds */
+  list?: boolean;
 }
 
 /** Options of every score method: how the circuit is picked from the scores. */
@@ -101,7 +103,7 @@ registerMethod({
   name: 'edge-pruning', kind: 'score', run: edgePruning, defaultMetric: 'kl', scoreSign: 1, defaultThreshold: 0.5, checkpoints: true,
   options: [
     { key: 'trainSteps', flag: 'train-steps', type: 'number', min: 1, describe: 'edge-pruning, mattr: optimisation steps, one edge-masked forward and backward each (default 300)' },
-    { key: 'density', flag: 'density', type: 'number', int: false, above: 0, max: 1, describe: 'edge-pruning: target fraction of the edges kept, in (0, 1] (default 0.05)' },
+    { key: 'density', flag: 'density', type: 'number', list: true, int: false, above: 0, max: 1, describe: 'edge-pruning: target fraction of the edges kept, in (0, 1], or a comma-separated ladder of them, one training run each: the circuit is the sparsest one\'s, the others refine the ranking (default 0.05,0.5)' },
     { key: 'lr', flag: 'lr', type: 'number', int: false, above: 0, describe: 'edge-pruning, mattr: Adam learning rate (default 0.1 for edge-pruning, 0.3 for mattr)' },
   ],
 });

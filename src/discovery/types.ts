@@ -65,8 +65,8 @@ export interface MethodOptions {
   candidates?: string;
   /** learned masks (edge-pruning): optimisation steps */
   trainSteps?: number;
-  /** learned masks: target fraction of the edges kept */
-  density?: number;
+  /** edge-pruning: target fraction of the edges kept, or a ladder of them (one training run each; see edge-pruning.ts) */
+  density?: number | readonly number[];
   /** learned masks: Adam learning rate */
   lr?: number;
   /** the run's seed (learned masks draw their gates from it) */

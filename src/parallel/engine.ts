@@ -145,25 +145,11 @@ export class ParallelEngine implements CircuitEvaluator {
    * rows. Seconds: the slowest thread's (they overlap).
    */
   async attribute(objective: Objective, alphas: number[], onChunk?: (done: number, total: number) => void, interpolate: Interpolation = 'inputs'): Promise<Attribution> {
-    if (this.workers > 0 && !this.pool.task) throw new Error('parallel attribution: the worker pool was started without a task spec');
-    const cleanRows = await this.workerCleanRows(objective);
-    const mine = objective.rows(0, this.sizes[0]);
-    let r: { local: Attribution; remote: AttributionReply[] };
-    try {
-      r = await this.each<AttributionReply, Attribution>((w) => {
-        const s = this.offsets[w + 1], e = s + this.sizes[w + 1];
-        return { op: 'attribution', id: this.id, metric: objective.kind, alphas, interpolate, batch: sliceBatch(objective.batch, s, e), cleanLogits: cleanRows[w] };
-      }, () => this.local.attribute(mine, alphas, onChunk, interpolate));
-    } finally {
-      mine.dispose();
-    }
-    let seconds = r.local.seconds;
-    r.remote.forEach((x, w) => {
-      this.remoteStats[w] = x.stats;
-      seconds = Math.max(seconds, x.seconds);
-    });
-    const parts = [r.local, ...r.remote].map((x, t) => ({ grad: x.grad, rows: this.sizes[t] }));
-    return { grad: rowWeightedMean(parts), seconds };
+    const r = await this.splitObjective<AttributionReply, Attribution>(objective, 'attribution',
+      (batch, cleanLogits) => ({ op: 'attribution', id: this.id, metric: objective.kind, alphas, interpolate, batch, cleanLogits }),
+      (mine) => this.local.attribute(mine, alphas, onChunk, interpolate));
+    const seconds = Math.max(r.local.seconds, ...r.remote.map((x) => x.seconds));
+    return { grad: this.rowMean([r.local, ...r.remote].map((x) => x.grad)), seconds };
   }
 
   /**
@@ -172,23 +158,40 @@ export class ParallelEngine implements CircuitEvaluator {
    * objective: its workers' rows of the clean logits are read once (`workerCleanRows`).
    */
   async maskGradient(objective: Objective, mask: Float32Array): Promise<MaskGradient> {
-    if (this.workers > 0 && !this.pool.task) throw new Error('parallel mask gradient: the worker pool was started without a task spec');
+    const r = await this.splitObjective<MaskGradientReply, MaskGradient>(objective, 'mask gradient',
+      (batch, cleanLogits) => ({ op: 'maskGradient', id: this.id, metric: objective.kind, mask, batch, cleanLogits }),
+      (mine) => this.local.maskGradient(mine, mask));
+    const all = [r.local, ...r.remote];
+    const N = this.sizes.reduce((a, b) => a + b, 0);
+    const value = all.reduce((a, x, t) => a + (this.sizes[t] / N) * x.value, 0);
+    return { value, grad: this.rowMean(all.map((x) => x.grad)) };
+  }
+
+  /**
+   * The frame of a call on an objective's rows (attribution, mask gradient): the workers get
+   * their rows of its batch and clean logits (`request`, the objective rebuilt there from the
+   * pool's task spec), this thread runs `local` on its own rows, at the same time.
+   */
+  private async splitObjective<R extends { stats: EngineStats }, L>(objective: Objective, what: string, request: (batch: Objective['batch'], cleanLogits: HostArray) => WorkerMessage, local: (mine: Objective) => Promise<L>): Promise<{ local: L; remote: R[] }> {
+    if (this.workers > 0 && !this.pool.task) throw new Error(`parallel ${what}: the worker pool was started without a task spec`);
     const cleanRows = await this.workerCleanRows(objective);
     const mine = objective.rows(0, this.sizes[0]);
-    let r: { local: MaskGradient; remote: MaskGradientReply[] };
+    let r: { local: L; remote: R[] };
     try {
-      r = await this.each<MaskGradientReply, MaskGradient>((w) => {
+      r = await this.each<R, L>((w) => {
         const s = this.offsets[w + 1], e = s + this.sizes[w + 1];
-        return { op: 'maskGradient', id: this.id, metric: objective.kind, mask, batch: sliceBatch(objective.batch, s, e), cleanLogits: cleanRows[w] };
-      }, () => this.local.maskGradient(mine, mask));
+        return request(sliceBatch(objective.batch, s, e), cleanRows[w]);
+      }, () => local(mine));
     } finally {
       mine.dispose();
     }
     r.remote.forEach((x, w) => { this.remoteStats[w] = x.stats; });
-    const all = [r.local, ...r.remote];
-    const N = this.sizes.reduce((a, b) => a + b, 0);
-    const value = all.reduce((a, x, t) => a + (this.sizes[t] / N) * x.value, 0);
-    return { value, grad: rowWeightedMean(all.map((x, t) => ({ grad: x.grad, rows: this.sizes[t] }))) };
+    return r;
+  }
+
+  /** The row-weighted mean of the threads' gradients (this thread's first). */
+  private rowMean(grads: Float64Array[]): Float64Array {
+    return rowWeightedMean(grads.map((grad, t) => ({ grad, rows: this.sizes[t] })));
   }
 
   /** The objective whose workers' clean rows are cached, and those rows (one read per objective). */

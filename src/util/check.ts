@@ -28,3 +28,14 @@ export function checkNumber(flag: string, v: unknown, rule: NumberRule, typed?: 
 export function optionRule(o: { int?: boolean; min?: number; max?: number; above?: number }): NumberRule {
   return o.int === false ? { min: o.min, max: o.max, above: o.above } : { int: true, min: o.min ?? 1, max: o.max };
 }
+
+/**
+ * A list option (`--density 0.05,0.5`): comma-separated numbers, each checked by `rule` with the
+ * same one line as checkNumber; a number alone is a list of one.
+ */
+export function checkNumbers(flag: string, v: unknown, rule: NumberRule, typed?: string): number[] {
+  if (typeof v === 'number') return [checkNumber(flag, v, rule, typed)];
+  if (Array.isArray(v) && v.length === 1) return checkNumbers(flag, v[0], rule, typed);
+  if (typeof v !== 'string') return [checkNumber(flag, v, rule, typed)];
+  return v.split(',').map((x) => checkNumber(flag, x.trim() === '' ? NaN : Number(x), rule, x.trim()));
+}

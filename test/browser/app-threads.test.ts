@@ -4,7 +4,9 @@
  * running src/parallel/worker-core.ts as a CLI worker thread does), the worker reports 2 threads,
  * and ACDC on ioi-words (n=20) gives `circuitscope discover --workers 2`'s circuit: the same kept
  * edges and forward count, every score within TOL.model (1e-4, relative to max(1, |x|): the
- * rows' split is the CLI's, so float32 sums agree), and the one-thread page's kept edges.
+ * rows' split is the CLI's, so float32 sums agree), and the one-thread page's kept edges. Without
+ * `&threads` the page takes `auto` (the form's default, the CLI's `--workers auto`): one thread
+ * per core (navigator.hardwareConcurrency) up to 8, and the same kept edges.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -23,13 +25,16 @@ describe.skipIf(!RUN)('browser app: engine threads (Chromium, wasm)', () => {
   beforeAll(() => app.start(), 300_000);
   afterAll(() => app.stop());
 
-  async function page(threads: string): Promise<{ file: CircuitFile; detail: string; errors: string[] }> {
-    const { page, errors } = await app.open(`/?${new URLSearchParams({ ...settings, threads, evaluate: '0', run: '1' })}`);
+  async function page(threads?: string): Promise<{ file: CircuitFile; detail: string; errors: string[]; cores: number; field: string }> {
+    const { page, errors } = await app.open(`/?${new URLSearchParams({ ...settings, ...(threads ? { threads } : {}), evaluate: '0', run: '1' })}`);
     await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.state ?? ''), null, { timeout: 240_000 });
-    const got = await page.evaluate(() => ({ state: document.body.dataset.state, error: window.circuitscope.error, result: window.circuitscope.result, detail: window.circuitscope.backendDetail }));
+    const got = await page.evaluate(() => ({
+      state: document.body.dataset.state, error: window.circuitscope.error, result: window.circuitscope.result, detail: window.circuitscope.backendDetail,
+      cores: navigator.hardwareConcurrency, field: (document.getElementById('threads') as HTMLInputElement).value,
+    }));
     expect(got.state, got.error ?? '').toBe('done');
     await page.close();
-    return { file: got.result as CircuitFile, detail: String(got.detail), errors };
+    return { file: got.result as CircuitFile, detail: String(got.detail), errors, cores: got.cores, field: got.field };
   }
 
   it("threads=2 runs on two threads and gives the CLI's --workers 2 circuit", async () => {
@@ -52,5 +57,16 @@ describe.skipIf(!RUN)('browser app: engine threads (Chromium, wasm)', () => {
       if (s === null || s === undefined) { expect(e.score ?? null).toBeNull(); continue; }
       expect(Math.abs((e.score ?? NaN) - s), key(e)).toBeLessThanOrEqual(TOL.model * Math.max(1, Math.abs(s)));
     }
+  }, 600_000);
+
+  it('without &threads the page runs one thread per core (auto, the CLI default) and gives the same circuit', async () => {
+    const auto = await page();
+    expect(auto.field).toBe('auto');
+    const n = Math.max(1, Math.min(8, auto.cores));
+    expect(auto.detail).toMatch(new RegExp(`; ${n} threads?$`));
+    expect(auto.errors).toEqual([]);
+    const one = await page('1');
+    expect(one.field).toBe('1');
+    expect(kept(auto.file)).toEqual(kept(one.file));
   }, 600_000);
 });

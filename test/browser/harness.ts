@@ -5,11 +5,12 @@
  * the suites skip with a message, except under CI=true, where that fails.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
+import { staleApp } from '../../src/cli/commands/serve.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
@@ -19,16 +20,6 @@ export const CI = process.env.CI === 'true';
 export const RUN = HAVE || CI;
 if (!RUN) process.stderr.write(`browser app: ${CHROMIUM} is not installed; skipping the browser tests (apt-get install chromium, or set CHROMIUM)\n`);
 
-/** Newest modification time under `dir` (ms). */
-function newest(dir: string): number {
-  let t = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
-  }
-  return t;
-}
-
 /**
  * Build the app unless dist-web/ is newer than web/, src/ and models/. Suites start in parallel
  * (one per vitest worker) and a build empties dist-web/ first, so one builds at a time: the
@@ -37,7 +28,7 @@ function newest(dir: string): number {
  */
 export function ensureBuilt(): void {
   const index = join(ROOT, 'dist-web', 'index.html');
-  const stale = () => !existsSync(index) || statSync(index).mtimeMs < Math.max(newest(join(ROOT, 'web')), newest(join(ROOT, 'src')), newest(join(ROOT, 'models')));
+  const stale = () => !existsSync(index) || staleApp(join(ROOT, 'dist-web')) !== null;
   if (!stale()) return;
   const lock = join(tmpdir(), `circuitscope-build-web-${ROOT.replace(/[^A-Za-z0-9]+/g, '_')}`);
   const t0 = Date.now();

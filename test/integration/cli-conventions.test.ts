@@ -80,6 +80,8 @@ describe('numbers and options: one line naming the option', () => {
     [['discover', '--task', 'min-int', '--threshold', '-1'], '--threshold must be a finite number >= 0, got -1'],
     [['discover', '--task', 'min-int', '--batch-size', '0'], '--batch-size must be an integer >= 1, got 0'],
     [['discover', '--task', 'min-int', '--speculate', '0'], '--speculate must be an integer >= 1, got 0'],
+    [['discover', '--task', 'min-int', '--method', 'edge-pruning', '--density', '0.05,1.5'], '--density must be a finite number > 0 and <= 1, got 1.5'],
+    [['discover', '--task', 'min-int', '--method', 'edge-pruning', '--density', '0.05,,0.5'], "--density must be a finite number > 0 and <= 1, got ''"],
     [['evaluate', '--circuit', 'x.json', '--samples', '-2'], '--samples must be an integer >= 0, got -2'],
     [['sweep', '--task', 'min-int', '--seed', '1.5'], '--seed must be an integer >= 0, got 1.5'],
     // options the method ignores: refused, the same words in discover and sweep

@@ -5,7 +5,7 @@
  * and the shipped models. Every response carries the cross-origin-isolation headers that wasm
  * threads (SharedArrayBuffer) need. Runs until interrupted (Ctrl-C).
  */
-import { createReadStream, existsSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, readdirSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, extname, join, normalize, resolve, sep } from 'node:path';
@@ -46,6 +46,29 @@ export function defaultAppDir(): string {
   const here = dirname(fileURLToPath(import.meta.url));
   const candidates = [resolve(here, '../../..', 'dist-web'), resolve(here, '../../../..', 'dist-web')];
   return candidates.find((d) => existsSync(join(d, 'index.html'))) ?? candidates[0];
+}
+
+/** Newest modification time of the files under `dir` (ms; 0 when there is none). */
+function newest(dir: string): number {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+/**
+ * In a checkout (the app's sources beside it: web/, src/, models/ in the folder above `appDir`),
+ * the first source folder changed after the app was built, or null when the build is current
+ * (or `appDir` is not a checkout's build, or not built: existsSync of index.html is the caller's).
+ */
+export function staleApp(appDir: string): string | null {
+  const index = join(appDir, 'index.html');
+  const root = dirname(resolve(appDir));
+  if (!existsSync(index) || !existsSync(join(root, 'web', 'index.html'))) return null;
+  const built = statSync(index).mtimeMs;
+  return ['web', 'src', 'models'].find((d) => existsSync(join(root, d)) && newest(join(root, d)) > built) ?? null;
 }
 
 /** A static file server for `dir` (GET / HEAD only, no listing, nothing outside `dir`). */
@@ -92,6 +115,8 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
         ? `serve: --dir ${argv.dir} holds no index.html (build the app with \`npm run build:web\`)`
         : `serve: the browser app is not built (no ${join(dir, 'index.html')}); run \`npm run build:web\``);
     }
+    const stale = staleApp(dir);
+    if (stale && !argv.quiet) process.stderr.write(`note: ${dir} is older than ${stale}/ beside it: run \`npm run build:web\` to serve your changes\n`);
     const server = appServer(dir);
     await new Promise<void>((ok, fail) => {
       server.once('error', (e: NodeJS.ErrnoException) => fail(new Error(e.code === 'EADDRINUSE' ? `serve: port ${argv.port} is in use; pick another with --port` : `serve: ${e.message}`)));
