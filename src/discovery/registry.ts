@@ -4,7 +4,7 @@
  * hard-coded outside this folder: how it picks the circuit, the sign of its scores, its
  * default metric and threshold, whether it checkpoints, and its own options.
  */
-import type { DiscoveryContext, DiscoveryResult, MethodOptions } from './types.js';
+import type { DiscoveryContext, DiscoveryResult, MethodOptions, OwnMethodOptions } from './types.js';
 import { acdc } from './acdc.js';
 import { eap } from './eap.js';
 import { eapIg, eapIgActivations } from './eap-ig.js';
@@ -12,7 +12,7 @@ import { edgePruning, mattr } from './edge-pruning.js';
 
 /** A method's own CLI option (yargs style), forwarded to `run` under `key`. */
 export interface MethodOption {
-  key: keyof MethodOptions; flag: string; type: 'number' | 'boolean' | 'string'; describe: string;
+  key: keyof OwnMethodOptions; flag: string; type: 'number' | 'boolean' | 'string'; describe: string;
   /** numbers: integers (unless `int: false`) from `min` up, to `max`, or strictly above `above` */
   min?: number;
   max?: number;

@@ -16,13 +16,13 @@ import { makeObjective, type MetricKind, type Objective } from '../patching/obje
 import { MetricEvaluator } from '../patching/metrics.js';
 import { defaultSpeculate, getMethod, methods } from './registry.js';
 import { pruneDangling, selectConnected, selectGreedy, selectThreshold, type ConnectedSelection } from '../graph/selection.js';
-import type { CheckpointStore, DiscoveryResult, MethodOptions, Progress } from './types.js';
+import type { CheckpointStore, DiscoveryResult, MethodOptions, OwnMethodOptions, Progress } from './types.js';
 import type { CircuitFile } from '../graph/circuit-file.js';
 import { circuitEvaluator } from '../parallel/engine.js';
 import type { WorkerPool } from '../parallel/pool.js';
 
-/** The methods' own options (registry `options`), by key: passed to the method that declares them. */
-export type OwnOptions = Partial<Pick<MethodOptions, 'speculate' | 'absValue' | 'candidates' | 'steps' | 'trainSteps' | 'density' | 'lr'>>;
+/** The methods' own options (registry `options`, keyed by OwnMethodOptions), passed to the method that declares them. */
+export type OwnOptions = OwnMethodOptions;
 
 /** Every method's own option set in `src` (the CLI's arguments, sweep's options), to hand on. */
 export function ownOptions(src: object): OwnOptions {
@@ -101,7 +101,7 @@ export async function discover(model: HookedTransformer, task: Task, opts: Disco
     objective = makeObjective(metric, task, batch, cleanLogits);
     // the method's own options, as the registry declares them (one generic hand-over)
     const own: Record<string, unknown> = {};
-    for (const o of method.options) if (opts[o.key as keyof OwnOptions] !== undefined) own[o.key] = opts[o.key as keyof OwnOptions];
+    for (const o of method.options) if (opts[o.key] !== undefined) own[o.key] = opts[o.key];
     const { speculate: _same, ...keyed } = own; // speculation changes the speed, not the result
     const checkpointKey = JSON.stringify({ model: opts.modelName, task: task.name, method: opts.method, metric, ablation: ablationKind, n, seed, threshold: threshold ?? null, split: opts.splitEmbed ?? false, processing: model.processing, own: keyed });
     const methodOpts: MethodOptions = {

@@ -48,14 +48,14 @@ export interface CheckpointStore {
   save(text: string): Promise<void>;
 }
 
-export interface MethodOptions {
-  threshold?: number;
-  topN?: number;
+/**
+ * The options a method declares as its own (the registry's `options`: CLI flags like --steps);
+ * `MethodOption.key` names one of these, so this interface is the one list of them.
+ */
+export interface OwnMethodOptions {
   absValue?: boolean;
   /** ACDC speculative batch size (1 = sequential) */
   speculate?: number;
-  /** ACDC: use layer-resumed evaluation */
-  resume?: boolean;
   /** EAP-IG interpolation steps */
   steps?: number;
   /**
@@ -69,6 +69,13 @@ export interface MethodOptions {
   density?: number | readonly number[];
   /** learned masks: Adam learning rate */
   lr?: number;
+}
+
+export interface MethodOptions extends OwnMethodOptions {
+  threshold?: number;
+  topN?: number;
+  /** ACDC: use layer-resumed evaluation */
+  resume?: boolean;
   /** the run's seed (learned masks draw their gates from it) */
   seed?: number;
   /** where a checkpointing method saves its progress (the CLI: a file; a browser: storage) */

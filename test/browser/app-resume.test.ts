@@ -24,7 +24,7 @@ import type { CircuitFile } from '../../src/graph/circuit-file.js';
 import { runCli, TOL } from '../helpers.js';
 import { AppHarness, ROOT, RUN, compareWithCli } from './harness.js';
 
-const settings = { model: 'ioi-words', task: 'ioi', method: 'acdc', n: '20', threshold: '0.01', ablation: 'resample', seed: '0', backend: 'wasm' };
+const settings = { model: 'ioi-words', task: 'ioi', method: 'acdc', n: '100', threshold: '0.01', ablation: 'resample', seed: '0', backend: 'wasm' };
 const shot = (page: Page, name: string) => { mkdirSync(join(ROOT, 'test-results'), { recursive: true }); return page.screenshot({ path: join(ROOT, 'test-results', name), fullPage: true }); };
 const kept = (f: CircuitFile) => f.edges.filter((e) => e.inCircuit).map((e) => `${e.from}->${e.to}`).sort();
 
@@ -78,7 +78,7 @@ describe.skipIf(!RUN)('browser app: resume after a reload (Chromium, wasm, Index
     const rec1 = await records(page);
     expect(rec1.map((r) => [r.key, r.done])).toEqual([[offered[0].key, offered[0].done]]);
     const line = await page.locator('#resume-list li .what').textContent();
-    expect(line).toMatch(new RegExp(`^acdc on ioi-words, task ioi, n=20, seed 0 \\(threshold 0\\.01; resample; wasm\\): ${offered[0].done} of ${offered[0].total} done, saved `));
+    expect(line).toMatch(new RegExp(`^acdc on ioi-words, task ioi, n=100, seed 0 \\(threshold 0\\.01; resample; wasm\\): ${offered[0].done} of ${offered[0].total} done, saved `));
     expect(await page.locator('#resume-box').isVisible()).toBe(true);
     await shot(page, 'app-resume-offer.png');
 
@@ -87,7 +87,7 @@ describe.skipIf(!RUN)('browser app: resume after a reload (Chromium, wasm, Index
     await page.waitForFunction(() => window.circuitscope.checkpoint?.resumedFrom != null, null, { timeout: 60_000 });
     expect(await page.evaluate(() => window.circuitscope.checkpoint!.resumedFrom)).toEqual({ done: offered[0].done, total: offered[0].total });
     // the form shows the saved job
-    expect(await page.evaluate(() => ['model', 'task', 'method', 'n', 'threshold'].map((id) => (document.getElementById(id) as HTMLInputElement).value))).toEqual(['ioi-words', 'ioi', 'acdc', '20', '0.01']);
+    expect(await page.evaluate(() => ['model', 'task', 'method', 'n', 'threshold'].map((id) => (document.getElementById(id) as HTMLInputElement).value))).toEqual(['ioi-words', 'ioi', 'acdc', '100', '0.01']);
     const second = await savedMidRun(page);
     expect(second.done).toBeGreaterThan(offered[0].done);
     const rec2 = await records(page);
