@@ -1,7 +1,8 @@
 /**
  * Speed in the page (issue 17): the same discovery jobs in the browser app (Chromium headless,
- * the engine in the page's Web Worker on tfjs-wasm, one thread) and in the Node CLI (wasm, with
- * `--workers 1` and with the default `--workers auto`, one thread per core):
+ * the engine in the page's Web Worker on tfjs-wasm, with `&threads=1` and with the default,
+ * `auto`: one engine thread per core) and in the Node CLI (wasm, with `--workers 1` and with the
+ * default `--workers auto`, one thread per core):
  *
  *   npm run build && npm run build:web && npm run bench:page
  *   node dist/bench/page.js --quick        # the ACDC job only
@@ -21,8 +22,8 @@
  *    (`--batch-size 5`), top-n 200, without the evaluation (`--no-html`; the page's
  *    `evaluate=0`): the faithfulness curve would run tens of patched evaluations of 100 prompts
  *    of GPT-2 small.
- * Each page run is checked against the CLI's circuit (the same kept edges, every score within
- * 1e-4 relative to max(1, |x|)). A WebGPU column runs the page on `backend=webgpu` when Chromium
+ * Each page run is checked against the CLI's circuit with as many threads (the same kept edges,
+ * every score within 1e-4 relative to max(1, |x|)). A WebGPU column runs the page on `backend=webgpu` when Chromium
  * offers a hardware adapter; with a software one only (SwiftShader: a CPU running the GPU's
  * programs) it says so instead of giving a number. Writes bench/results/page.json (page.quick.json)
  * and prints a markdown table.
