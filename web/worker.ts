@@ -18,7 +18,7 @@ import { tokenizerFor } from '../src/model/tokenizer.js';
 import { getTask, listTasks } from '../src/tasks/registry.js';
 import { customTask, parseCustomTask } from '../src/tasks/custom.js';
 import { validateBatch, type Task } from '../src/tasks/types.js';
-import { discover, ownOptions, type OwnOptions } from '../src/discovery/run.js';
+import { discover, ownOptions } from '../src/discovery/run.js';
 import { checkMethodFlags, getMethod, methodNames, methods } from '../src/discovery/registry.js';
 import { LOCAL_MODEL, type FromWorker, type ModelRef, type PickedFile, type Plots, type Reply, type RunJob, type ShippedModelIndex, type TaskRow, type ToWorker } from './protocol.js';
 import { nextTokenTop, tokenString } from '../src/model/next-token.js';
@@ -32,7 +32,7 @@ import { patchOutput, patchRun, taskPatchBatch } from '../src/analysis/patch-run
 import { sweepSvgs } from '../src/analysis/patch-report.js';
 import { PATCH_KINDS, PATCH_MODES } from '../src/patching/activation.js';
 import { PRESETS } from '../src/model/config.js';
-import type { CheckpointStore } from '../src/discovery/types.js';
+import type { CheckpointStore, OwnMethodOptions } from '../src/discovery/types.js';
 import { checkpointsAvailable, deleteRun, getRun, indexedDbCheckpoint, jobKey, modelLabel, savedJob } from './checkpoints.js';
 
 import { browserHost } from './browser-host.js';
@@ -199,7 +199,7 @@ const flagOf = new Map(methods().flatMap((m) => m.options.map((o) => [o.key as s
  * The job's own options as `discover` takes them (`ownOptions`, as the CLI hands them on),
  * after the CLI's check that the method takes each (one line naming the first it does not).
  */
-function ownFor(method: string, own: RunJob['own']): OwnOptions {
+function ownFor(method: string, own: RunJob['own']): OwnMethodOptions {
   checkMethodFlags(method, Object.keys(own).map((k) => flagOf.get(k) ?? k));
   return ownOptions(own);
 }

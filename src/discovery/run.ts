@@ -21,17 +21,14 @@ import type { CircuitFile } from '../graph/circuit-file.js';
 import { circuitEvaluator } from '../parallel/engine.js';
 import type { WorkerPool } from '../parallel/pool.js';
 
-/** The methods' own options (registry `options`, keyed by OwnMethodOptions), passed to the method that declares them. */
-export type OwnOptions = OwnMethodOptions;
-
 /** Every method's own option set in `src` (the CLI's arguments, sweep's options), to hand on. */
-export function ownOptions(src: object): OwnOptions {
+export function ownOptions(src: object): OwnMethodOptions {
   const out: Record<string, unknown> = {};
   for (const m of methods()) for (const o of m.options) { const v = (src as Record<string, unknown>)[o.key]; if (v !== undefined) out[o.key] = v; }
-  return out as OwnOptions;
+  return out as OwnMethodOptions;
 }
 
-export interface DiscoverOptions extends OwnOptions {
+export interface DiscoverOptions extends OwnMethodOptions {
   method: string;
   threshold?: number;
   topN?: number;

@@ -18,7 +18,8 @@
  */
 import type { HookedTransformer } from '../model/transformer.js';
 import { tokenizerFor, type Tokenizer } from '../model/tokenizer.js';
-import { discover, ownOptions, type OwnOptions } from '../discovery/run.js';
+import { discover, ownOptions } from '../discovery/run.js';
+import type { OwnMethodOptions } from '../discovery/types.js';
 import type { AblationKind } from '../patching/ablation.js';
 import { getMethod } from '../discovery/registry.js';
 import type { MetricKind } from '../patching/objective.js';
@@ -33,8 +34,8 @@ import { metricEvaluator, rankingSizes } from './evaluate.js';
 import { fmtThreshold } from '../util/format.js';
 import type { WorkerPool } from '../parallel/pool.js';
 
-/** The method's own options (OwnOptions: ACDC's --speculate/--candidates, EAP-IG's --steps, ...) pass through to each discovery. */
-export interface SweepOptions extends OwnOptions {
+/** The method's own options (OwnMethodOptions: ACDC's --speculate/--candidates, EAP-IG's --steps, ...) pass through to each discovery. */
+export interface SweepOptions extends OwnMethodOptions {
   method: string;
   /** ACDC thresholds, or |score| thresholds for scored methods */
   thresholds?: number[];
