@@ -1125,10 +1125,12 @@ status.textContent = 'loading the engine…';
 startWorker()
   .then(fillForm)
   .then(async () => {
+    // the saved runs are offered before the page says it is idle (a script, or a test, reading
+    // `saved` on 'idle' sees them)
+    await refreshSaved();
     setState('idle');
     status.textContent = '';
     const asked = fromUrl();
-    await refreshSaved();
     if (asked.hf !== null && !(await fetchHub()) && (asked.run || asked.resume)) { fail(cs.modelError!); return; }
     if (asked.patch) await patchNow();
     if (asked.run || asked.resume) void run(asked.resume);
