@@ -45,6 +45,8 @@ export interface MethodEntry {
   options: MethodOption[];
   /** the method only attributes (one pass over each chunk): chunks may be streamed, one engine held at a time */
   attributionOnly?: boolean;
+  /** the method trains a mask through the edge-masked forward's gradient (engine.maskGradient) each step: without --batch-size, chunks are sized for that backward */
+  trainsMask?: boolean;
   /** another name of the method `aliasOf` (same run, same results): listings may skip it */
   aliasOf?: string;
 }
@@ -100,7 +102,7 @@ registerMethod({ name: 'eap-ig', attributionOnly: true, kind: 'score', run: eapI
 registerMethod({ name: 'eap-ig-inputs', attributionOnly: true, aliasOf: 'eap-ig', kind: 'score', run: eapIg, defaultMetric: 'task', scoreSign: -1, checkpoints: false, options: [stepsOption] });
 registerMethod({ name: 'eap-ig-activations', attributionOnly: true, kind: 'score', run: eapIgActivations, defaultMetric: 'task', scoreSign: -1, checkpoints: false, options: [stepsOption] });
 registerMethod({
-  name: 'edge-pruning', kind: 'score', run: edgePruning, defaultMetric: 'kl', scoreSign: 1, defaultThreshold: 0.5, checkpoints: true,
+  name: 'edge-pruning', kind: 'score', trainsMask: true, run: edgePruning, defaultMetric: 'kl', scoreSign: 1, defaultThreshold: 0.5, checkpoints: true,
   options: [
     { key: 'trainSteps', flag: 'train-steps', type: 'number', min: 1, describe: 'edge-pruning, mattr: optimisation steps, one edge-masked forward and backward each (default 300)' },
     { key: 'density', flag: 'density', type: 'number', list: true, int: false, above: 0, max: 1, describe: 'edge-pruning: target fraction of the edges kept, in (0, 1], or a comma-separated ladder of them, one training run each: the circuit is the sparsest one\'s, the others refine the ranking (default 0.05,0.5)' },
@@ -108,7 +110,7 @@ registerMethod({
   ],
 });
 registerMethod({
-  name: 'mattr', kind: 'score', run: mattr, defaultMetric: 'task', scoreSign: 1, checkpoints: true,
+  name: 'mattr', kind: 'score', trainsMask: true, run: mattr, defaultMetric: 'task', scoreSign: 1, checkpoints: true,
   options: [
     { key: 'trainSteps', flag: 'train-steps', type: 'number', min: 1, describe: 'edge-pruning, mattr: optimisation steps, one edge-masked forward and backward each (default 300)' },
     { key: 'lr', flag: 'lr', type: 'number', int: false, above: 0, describe: 'edge-pruning, mattr: Adam learning rate (default 0.1 for edge-pruning, 0.3 for mattr)' },

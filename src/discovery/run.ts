@@ -78,9 +78,10 @@ export async function discover(model: HookedTransformer, task: Task, opts: Disco
   // chunk's engine for layer-resumed evaluation. With a worker pool each thread runs its share.
   const ablation = ablationFor(ablationKind, batch);
   const engineOpts = { splitEmbed: opts.splitEmbed ?? false, positions: batch.positions, batchSize: opts.batchSize, pool: opts.pool };
-  const engine = circuitEvaluator(model, batch.clean, ablation, { ...engineOpts, attribution: scoring, streaming: method.attributionOnly === true });
+  const backward = method.trainsMask ? 'mask' : scoring ? 'attribution' : 'none';
+  const engine = circuitEvaluator(model, batch.clean, ablation, { ...engineOpts, attribution: scoring, streaming: method.attributionOnly === true, backward });
   // ACDC over candidates scores on an engine of its own, streaming, freed before the pruning
-  const scoringEngine = opts.candidates !== undefined ? () => circuitEvaluator(model, batch.clean, ablation, { ...engineOpts, attribution: true, streaming: true }) : undefined;
+  const scoringEngine = opts.candidates !== undefined ? () => circuitEvaluator(model, batch.clean, ablation, { ...engineOpts, attribution: true, streaming: true, backward: 'attribution' }) : undefined;
   let evaluator: MetricEvaluator | null = null;
   let engineOwned = true; // until the evaluator takes it
   let cleanLogits: tf.Tensor3D | null = null;

@@ -7,6 +7,7 @@
  * browser worker calls `initBackendWith` with its own host.
  */
 import * as tf from '@tensorflow/tfjs';
+import { freeingBackprop } from './backprop.js';
 import {
   AUTO_ORDER, adapterInfo, autoAccepts, chooseBackend, describeAdapter, firstLine, softwareAdapter,
   type BackendChoice, type BackendName, type BackendProbe, type ConcreteBackend, type Gpu, type WebgpuAdapterInfo,
@@ -275,6 +276,7 @@ export async function initBackendWith(name: BackendName, host: BackendHost): Pro
     if (p.available && (name !== 'auto' || autoAccepts(p).take)) {
       await tf.ready();
       patchMatMulGradient();
+      freeingBackprop(true);
       if (b === 'wasm') patchWasmKernels();
       active = tf.getBackend();
       lastChoice = chooseBackend(name, probes);

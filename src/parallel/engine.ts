@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { HookedTransformer } from '../model/transformer.js';
 import { PatchingEngine, type EngineOptions } from '../patching/engine.js';
 import { ChunkedEngine, rowWeightedMean } from '../patching/chunked.js';
-import { rowsThatFit } from '../patching/budget.js';
+import { rowsThatFit, type Backward } from '../patching/budget.js';
 import type { Attribution, CircuitEvaluator, EngineStats, MaskGradient, RunOptions } from '../patching/evaluator.js';
 import { ablationRows, type Ablation } from '../patching/ablation.js';
 import { sliceBatch, type Objective } from '../patching/objective.js';
@@ -25,13 +25,14 @@ let nextId = 1;
  * The edge-masked forward for a batch as discovery and evaluation build it: split across the
  * pool's threads when there is a pool with workers (and more than one row), else chunked when
  * `batchSize` is below the batch, else one PatchingEngine. `streaming` (chunked shares): hold
- * one chunk's engine at a time.
+ * one chunk's engine at a time. `backward`: the gradient the caller will take besides forwards,
+ * which the chunks must fit when no `batchSize` is given.
  */
-export function circuitEvaluator(model: HookedTransformer, clean: number[][], ablation: Ablation, opts: EngineOptions & { batchSize?: number; streaming?: boolean; pool?: WorkerPool }): CircuitEvaluator {
-  const { pool, streaming, ...engineOpts } = opts;
+export function circuitEvaluator(model: HookedTransformer, clean: number[][], ablation: Ablation, opts: EngineOptions & { batchSize?: number; streaming?: boolean; pool?: WorkerPool; backward?: Backward }): CircuitEvaluator {
+  const { pool, streaming, backward, ...engineOpts } = opts;
   const N = clean.length;
   // no --batch-size: chunk only what does not fit (same numbers either way)
-  const batchSize = opts.batchSize ?? rowsThatFit(model.cfg, clean[0]?.length ?? 0, pool && pool.size > 0 ? Math.ceil(N / (pool.size + 1)) : N);
+  const batchSize = opts.batchSize ?? rowsThatFit(model.cfg, clean[0]?.length ?? 0, pool && pool.size > 0 ? Math.ceil(N / (pool.size + 1)) : N, backward);
   if (pool && pool.size > 0 && N > 1) return new ParallelEngine(pool, model, clean, ablation, { ...engineOpts, batchSize, streaming });
   if (batchSize !== undefined && batchSize < N) return new ChunkedEngine(model, clean, ablation, { ...engineOpts, batchSize, streaming });
   return new PatchingEngine(model, clean, ablation, engineOpts);

@@ -544,10 +544,11 @@ export class PatchingEngine implements CircuitEvaluator {
       });
     } catch (e) {
       // the backward holds the whole edge-masked forward's tape: the wasm heap (4 GB) aborts with
-      // emscripten's words; say what to change (measured: GPT-2 small fits 1 row, not 2)
+      // emscripten's words; say what to change (measured: the GPT-2-small shape fits 4 rows of
+      // 18 tokens, not 6; without --batch-size, chunks are sized to fit: budget.ts)
       const msg = e instanceof Error ? e.message : String(e);
       if (/^Aborted\(|memory access out of bounds|out of memory/i.test(msg)) {
-        throw new Error(`patching: the mask gradient ran out of memory with ${this.B} rows in one backward (${R} x ${S} mask): pass a smaller --batch-size (the GPT-2-small shape fits 1 row on wasm); the backend said: ${msg.split('\n')[0]}`);
+        throw new Error(`patching: the mask gradient ran out of memory with ${this.B} rows in one backward (${R} x ${S} mask): pass a smaller --batch-size (the GPT-2-small shape fits 4 rows of 18 tokens on wasm); the backend said: ${msg.split('\n')[0]}`);
       }
       throw e;
     } finally {

@@ -148,17 +148,16 @@ describe('mask gradient (CircuitEvaluator.maskGradient)', () => {
   });
 
   it("says what to change when the backward runs out of wasm memory (emscripten's abort), and passes other errors on", async () => {
-    // the real case: the GPT-2-small shape aborts the 4 GB heap at 2 rows per backward (1 row runs);
-    // too slow and too big for the suite, so the abort is raised where the tape is built
+    // the real case: the GPT-2-small shape aborts the 4 GB heap at 6 rows of 18 tokens per backward
+    // (4 run); too slow and too big for the suite, so the abort is raised where the tape is built
     const eng = new PatchingEngine(ioi, batch.clean, ablationFor('resample', batch), { positions: batch.positions });
     const obj = await objectiveFor(eng, 'kl');
     const failing = (message: string): Objective => Object.assign(Object.create(obj) as Objective, { differentiable: () => { throw new Error(message); } });
     try {
-      // (no leak check: a throw inside tf.valueAndGrad leaves the forward's tape behind in tfjs;
-      // after a real abort the heap is gone anyway)
-      await expect(eng.maskGradient(failing('Aborted(). Build with -sASSERTIONS for more info.'), eng.fullMask()))
-        .rejects.toThrow(/^patching: the mask gradient ran out of memory with 6 rows in one backward \(\d+ x \d+ mask\): pass a smaller --batch-size .*the backend said: Aborted\(\)/);
-      await expect(eng.maskGradient(failing('some other failure'), eng.fullMask())).rejects.toThrow(/^some other failure$/);
+      // nothing is left behind: the backward (src/model/backprop.ts) frees the tape on a throw
+      await expectNoLeak(() => expect(eng.maskGradient(failing('Aborted(). Build with -sASSERTIONS for more info.'), eng.fullMask()))
+        .rejects.toThrow(/^patching: the mask gradient ran out of memory with 6 rows in one backward \(\d+ x \d+ mask\): pass a smaller --batch-size .*the backend said: Aborted\(\)/), 'a failed mask gradient');
+      await expectNoLeak(() => expect(eng.maskGradient(failing('some other failure'), eng.fullMask())).rejects.toThrow(/^some other failure$/), 'a failed mask gradient');
       // the engine still computes the gradient afterwards
       const ok = await eng.maskGradient(obj, eng.fullMask());
       expect(Number.isFinite(ok.value)).toBe(true);

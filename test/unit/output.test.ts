@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkOutputs, writeOutputs } from '../../src/cli/output.js';
-import { rowsThatFit, circuitsThatFit, CHUNK_BUDGET_BYTES } from '../../src/patching/budget.js';
+import { rowsThatFit, circuitsThatFit, backwardRowBytes, CHUNK_BUDGET_BYTES } from '../../src/patching/budget.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'outputs-'));
 
@@ -67,6 +67,16 @@ describe('rowsThatFit: automatic --batch-size', () => {
     expect(rowsThatFit({ nLayers: 2, nHeads: 4, dModel: 64, dVocab: 100 }, 20, 1_000_000)).toBe(Math.floor(CHUNK_BUDGET_BYTES / (4 * 20 * (2 * 13 * 64 + 300))));
     expect(rowsThatFit({ nLayers: 2, nHeads: 4, dModel: 64, dVocab: 100 }, 20, 100)).toBeUndefined();
     expect(rowsThatFit(gpt2, 1024, 4)).toBe(1); // at least one row
+  });
+  it('budgets the backward the engine runs: fewer rows for attribution, fewer still for the mask gradient', () => {
+    // 18-token IOI prompts on GPT-2 small (measured on wasm: 130-185 MB a row for attribution,
+    // 376-440 MB for the mask gradient; test/integration/backprop.test.ts checks the budget on
+    // small models)
+    expect([rowsThatFit(gpt2, 18, 100), rowsThatFit(gpt2, 18, 100, 'attribution'), rowsThatFit(gpt2, 18, 100, 'mask')]).toEqual([45, 6, 3]);
+    expect(backwardRowBytes(gpt2, 18, 'mask')).toBeGreaterThan(440 * 2 ** 20);
+    expect(backwardRowBytes(gpt2, 18, 'attribution')).toBeGreaterThan(185 * 2 ** 20);
+    expect(backwardRowBytes(gpt2, 18, 'none')).toBe(4 * 18 * (12 * 37 * 768 + 3 * 50257));
+    expect(rowsThatFit({ nLayers: 2, nHeads: 4, dModel: 64, dVocab: 100 }, 20, 100, 'mask')).toBeUndefined(); // a toy batch: one engine
   });
 });
 
