@@ -1,10 +1,10 @@
 /**
- * How much one forward of the edge-masked engine may hold: rows per chunk (`rowsThatFit`, used
- * when no --batch-size is given, with the backward the engine will run) and circuits per batched
+ * How much one chunk of the edge-masked engine may hold: rows per chunk (`rowsThatFit`, used
+ * when no --batch-size is given: a forward and the backward the engine will run) and circuits per batched
  * run (`circuitsThatFit`, ACDC's speculation). Estimates from the model's shape; the same numbers
  * come out either way.
  */
-/** Bytes one forward of the edge-masked engine may hold for its rows before the batch is chunked. */
+/** Bytes one chunk of the edge-masked engine may hold for its rows (a forward and its backward) before the batch is chunked. */
 export const CHUNK_BUDGET_BYTES = 1.5 * 2 ** 30;
 
 /**
